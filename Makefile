@@ -1,0 +1,73 @@
+# Entry points: `make demo` and `make test` (README). Everything else is a building block.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export ANSIBLE_FORCE_COLOR ?= false
+export PY_COLORS ?= 0
+
+# The tests use their own sandbox, so they never touch the demo fleet.
+TEST_SANDBOX := SANDBOX_PREFIX=speechops-test SANDBOX_SUBNET=172.31.214.0/24 \
+                REGISTRY_LOCAL_PORT=127.0.0.1:5444 SANDBOX_HOSTS=0
+
+.PHONY: help setup demo test lint yamllint ansible-lint changelog-lint sanity unit molecule \
+        sandbox-up sandbox-down sandbox-status sandbox-clean clean
+
+help:
+	@echo "make demo    - build the local sandbox fleet and run site.yml on it"
+	@echo "make test    - lint, sanity, unit tests and Molecule scenarios on a test sandbox"
+	@echo "make setup | sandbox-up | sandbox-down | sandbox-status | sandbox-clean | lint | sanity | unit | molecule"
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt scripts/system-deps.sh
+	bash scripts/system-deps.sh
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
+
+sandbox-up: setup
+	bash sandbox/sandbox.sh up
+
+sandbox-down:
+	bash sandbox/sandbox.sh down
+
+sandbox-status:
+	bash sandbox/sandbox.sh status
+
+sandbox-clean:
+	bash sandbox/sandbox.sh clean
+
+demo: sandbox-up
+	ansible-playbook site.yml
+
+test: lint sanity unit molecule
+
+lint: yamllint ansible-lint changelog-lint
+
+yamllint: setup
+	yamllint --strict .
+
+ansible-lint: setup
+	ansible-lint --offline -q
+
+changelog-lint: setup
+	antsibull-changelog lint
+
+sanity: setup
+	bash scripts/sanity.sh
+
+unit: setup
+	python -m pytest tests/unit
+
+molecule: setup
+	$(TEST_SANDBOX) bash sandbox/sandbox.sh up
+	trap '$(TEST_SANDBOX) bash sandbox/sandbox.sh down' EXIT; \
+	  molecule test --all
+
+clean: sandbox-down
+	rm -rf .cache .pytest_cache tests/output

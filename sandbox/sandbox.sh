@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# The local sandbox fleet: a test network, a TLS + basic-auth registry and N systemd test hosts.
+#   sandbox.sh up | down | status | clean
+# Idempotent: `up` creates what is missing and starts what is stopped; `down` removes every container,
+# volume and network carrying this sandbox's label (also after a failed `up`); `clean` also drops images.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+CA_DIR="$SANDBOX_STATE/ca"
+REGISTRY_CERTS="$SANDBOX_STATE/registry/certs"
+REGISTRY_AUTH="$SANDBOX_STATE/registry/auth"
+REGISTRY_PASSWORD_FILE="$SANDBOX_STATE/registry/password"
+REGISTRY_IP="$(subnet_ip 2)"
+
+make_ca_and_registry_cert() {
+  mkdir -p "$CA_DIR" "$REGISTRY_CERTS"
+  chmod 0700 "$SANDBOX_STATE" "$CA_DIR"
+  if [ ! -s "$CA_DIR/ca.crt" ]; then
+    log "creating the sandbox CA"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=speechops sandbox CA" \
+      -keyout "$CA_DIR/ca.key" -out "$CA_DIR/ca.crt" 2>/dev/null
+    chmod 0600 "$CA_DIR/ca.key"
+    rm -f "$REGISTRY_CERTS/server.crt"
+  fi
+  if [ ! -s "$REGISTRY_CERTS/server.crt" ]; then
+    log "issuing the registry certificate for $REGISTRY_HOSTNAME"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$REGISTRY_HOSTNAME" \
+      -keyout "$REGISTRY_CERTS/server.key" -out "$REGISTRY_CERTS/server.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:%s,DNS:localhost,IP:%s,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' \
+      "$REGISTRY_HOSTNAME" "$REGISTRY_IP" >"$REGISTRY_CERTS/ext.cnf"
+    openssl x509 -req -in "$REGISTRY_CERTS/server.csr" -CA "$CA_DIR/ca.crt" -CAkey "$CA_DIR/ca.key" \
+      -CAcreateserial -days 825 -extfile "$REGISTRY_CERTS/ext.cnf" -out "$REGISTRY_CERTS/server.crt" 2>/dev/null
+    rm -f "$REGISTRY_CERTS/server.csr" "$REGISTRY_CERTS/ext.cnf"
+    # The registry runs as root in its container; the key stays readable by root only.
+    chmod 0600 "$REGISTRY_CERTS/server.key"
+  fi
+}
+
+make_registry_credentials() {
+  mkdir -p "$REGISTRY_AUTH"
+  if [ ! -s "$REGISTRY_PASSWORD_FILE" ]; then
+    ( umask 077; openssl rand -hex 24 >"$REGISTRY_PASSWORD_FILE" )
+    rm -f "$REGISTRY_AUTH/htpasswd"
+  fi
+  if [ ! -s "$REGISTRY_AUTH/htpasswd" ]; then
+    # The password goes in on stdin (-i), never on a command line.
+    docker run --rm -i --network none "$REGISTRY_IMAGE" htpasswd -niB "$REGISTRY_USER" \
+      <"$REGISTRY_PASSWORD_FILE" >"$REGISTRY_AUTH/htpasswd"
+  fi
+}
+
+ensure_network() {
+  docker network inspect "$SANDBOX_NETWORK" >/dev/null 2>&1 && return
+  log "creating network $SANDBOX_NETWORK ($SANDBOX_SUBNET)"
+  docker network create --driver bridge --subnet "$SANDBOX_SUBNET" --label "$SANDBOX_LABEL" \
+    "$SANDBOX_NETWORK" >/dev/null
+}
+
+ensure_volume() {
+  docker volume inspect "$1" >/dev/null 2>&1 || docker volume create --label "$SANDBOX_LABEL" "$1" >/dev/null
+}
+
+start_if_stopped() {
+  [ "$(docker container inspect -f '{{.State.Running}}' "$1")" = true ] || docker start "$1" >/dev/null
+}
+
+ensure_registry() {
+  if container_exists "$REGISTRY_NAME"; then start_if_stopped "$REGISTRY_NAME"; return; fi
+  log "starting the registry at https://$REGISTRY_HOSTNAME:$REGISTRY_PORT (and $REGISTRY_LOCAL_PORT)"
+  ensure_volume "$REGISTRY_NAME-data"
+  docker run -d --name "$REGISTRY_NAME" --hostname "$REGISTRY_HOSTNAME" \
+    --label "$SANDBOX_LABEL" --label speechops.sandbox.role=registry \
+    --network "$SANDBOX_NETWORK" --ip "$REGISTRY_IP" --network-alias "$REGISTRY_HOSTNAME" \
+    -p "$REGISTRY_LOCAL_PORT:$REGISTRY_PORT" \
+    -v "$REGISTRY_CERTS:/etc/docker/registry/certs:ro" \
+    -v "$REGISTRY_AUTH:/etc/docker/registry/auth:ro" \
+    -v "$REGISTRY_NAME-data:/var/lib/docker-registry" \
+    --restart unless-stopped "$REGISTRY_IMAGE" >/dev/null
+}
+
+ensure_host() {  # index
+  local name; name="$(host_name "$1")"
+  if container_exists "$name"; then start_if_stopped "$name"; return; fi
+  log "starting test host $name"
+  ensure_volume "$name-docker"
+  docker run -d --name "$name" --hostname "host$1" \
+    --label "$SANDBOX_LABEL" --label speechops.sandbox.role=speech_host \
+    --network "$SANDBOX_NETWORK" --ip "$(subnet_ip $((10 + $1)))" --network-alias "host$1.sandbox" \
+    --cap-add SYS_ADMIN --cap-add NET_ADMIN \
+    --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+    --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
+    --tmpfs /run --tmpfs /run/lock \
+    -v "$name-docker:/var/lib/docker" \
+    "$HOST_IMAGE" >/dev/null
+}
+
+wait_for_systemd() {  # container
+  local state
+  for _ in $(seq 1 60); do
+    state="$(docker exec "$1" systemctl is-system-running 2>/dev/null || true)"
+    case "$state" in running|degraded) return 0 ;; esac
+    sleep 1
+  done
+  die "$1: systemd did not come up (state: ${state:-none}); see 'docker logs $1'"
+}
+
+wait_for_registry() {
+  # An authenticated registry answers /v2/ with 401 once it serves TLS with our certificate.
+  python3 - "$REGISTRY_LOCAL_PORT" "$CA_DIR/ca.crt" <<'PY' || die "the registry did not answer on https://$REGISTRY_LOCAL_PORT/v2/"
+import ssl, sys, time, urllib.error, urllib.request
+address, ca = sys.argv[1], sys.argv[2]
+context = ssl.create_default_context(cafile=ca)
+for _ in range(60):
+    try:
+        urllib.request.urlopen(f"https://{address}/v2/", context=context, timeout=2)
+    except urllib.error.HTTPError as answer:
+        if answer.code == 401:
+            sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.5)
+sys.exit(1)
+PY
+}
+
+write_env_file() {
+  cat >"$SANDBOX_STATE/sandbox.env" <<ENV
+# Written by sandbox/sandbox.sh up; read by the demo, the tests and Molecule.
+SANDBOX_PREFIX=$SANDBOX_PREFIX
+SANDBOX_NETWORK=$SANDBOX_NETWORK
+SANDBOX_SUBNET=$SANDBOX_SUBNET
+SANDBOX_HOSTS=$SANDBOX_HOSTS
+SANDBOX_REGISTRY=$REGISTRY_HOSTNAME:$REGISTRY_PORT
+SANDBOX_REGISTRY_LOCAL=$REGISTRY_LOCAL_PORT
+SANDBOX_REGISTRY_USER=$REGISTRY_USER
+SANDBOX_REGISTRY_PASSWORD_FILE=$REGISTRY_PASSWORD_FILE
+SANDBOX_CA=$CA_DIR/ca.crt
+SANDBOX_HOST_IMAGE=$HOST_IMAGE
+ENV
+}
+
+cmd_up() {
+  bash "$SANDBOX_DIR/engine.sh"
+  bash "$SANDBOX_DIR/images.sh"
+  make_ca_and_registry_cert
+  make_registry_credentials
+  ensure_network
+  ensure_registry
+  local i
+  for i in $(seq 1 "$SANDBOX_HOSTS"); do ensure_host "$i"; done
+  for i in $(seq 1 "$SANDBOX_HOSTS"); do wait_for_systemd "$(host_name "$i")"; done
+  wait_for_registry
+  write_env_file
+  log "up: $SANDBOX_HOSTS hosts on $SANDBOX_NETWORK, registry $REGISTRY_HOSTNAME:$REGISTRY_PORT"
+}
+
+cmd_down() {
+  docker info >/dev/null 2>&1 || { log "no Docker engine answers: nothing to remove"; return 0; }
+  local ids
+  ids="$(docker ps -aq --filter "label=$SANDBOX_LABEL")"
+  [ -z "$ids" ] || docker rm -f -v $ids >/dev/null
+  ids="$(docker volume ls -q --filter "label=$SANDBOX_LABEL")"
+  [ -z "$ids" ] || docker volume rm -f $ids >/dev/null
+  ids="$(docker network ls -q --filter "label=$SANDBOX_LABEL")"
+  [ -z "$ids" ] || docker network rm $ids >/dev/null
+  rm -f "$SANDBOX_STATE/sandbox.env"
+  log "down: removed the containers, volumes and networks labelled $SANDBOX_LABEL"
+}
+
+cmd_status() {
+  docker info >/dev/null 2>&1 || { echo "engine: not running"; return 1; }
+  echo "engine:   $(docker version --format '{{.Server.Version}}')"
+  echo "network:  $(docker network ls -q --filter "label=$SANDBOX_LABEL" --format '{{.Name}}' | tr '\n' ' ')"
+  echo "volumes:  $(docker volume ls -q --filter "label=$SANDBOX_LABEL" | wc -l)"
+  echo "containers:"
+  docker ps -a --filter "label=$SANDBOX_LABEL" \
+    --format '  {{.Names}}\t{{.Label "speechops.sandbox.role"}}\t{{.Status}}'
+  local images; images="$(docker image ls --format '{{.Repository}}:{{.Tag}}' | grep -c '^speechops/' || true)"
+  echo "images:   $images speechops/* image(s) cached"
+  [ -n "$(docker ps -q --filter "label=$SANDBOX_LABEL")" ]
+}
+
+cmd_clean() {
+  cmd_down
+  local images; images="$(docker image ls --format '{{.Repository}}:{{.Tag}}' | grep '^speechops/' || true)"
+  [ -z "$images" ] || docker rmi -f $images >/dev/null
+  rm -rf "$SANDBOX_STATE"
+  log "clean: images and sandbox state removed"
+}
+
+case "${1:-}" in
+  up) cmd_up ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  clean) cmd_clean ;;
+  *) echo "usage: $0 up|down|status|clean" >&2; exit 2 ;;
+esac
