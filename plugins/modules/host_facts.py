@@ -1,0 +1,288 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) speechops team
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: host_facts
+short_description: Gather the capacity facts of a speech container host
+description:
+  - Reports what decides whether, and how many, Azure AI Speech containers fit on a host
+    as the fact C(speech_host), without a full fact gathering.
+  - CPU flags and AVX2 support, online vCPUs and the vCPUs this host may actually use (CPU affinity and
+    cgroup CPU quota, cgroup v1 and v2), the CPU clock and where it was read from.
+  - Total, available and usable memory, honouring a cgroup memory limit.
+  - Free and total disk space where Docker keeps its images, measured on the nearest existing directory
+    when Docker is not installed yet.
+  - Whether Docker and GStreamer are installed (and their versions), whether the Docker daemon answers,
+    and the Python version of the target.
+version_added: "0.1.0"
+author:
+  - speechops team (@speechops)
+options:
+  docker_data_root:
+    description:
+      - Directory whose file system holds Docker's images and containers.
+      - When not set, the C(data-root) of C(/etc/docker/daemon.json), else C(/var/lib/docker).
+    type: path
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
+    support: none
+  facts:
+    description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+notes:
+  - Linux only for the CPU, cgroup and memory facts; they are null where C(/proc) and C(/sys) cannot be read.
+  - The cgroup limits are those of the cgroup the module runs in and all of its ancestors, the tightest winning.
+    On a host that is itself a container this is the container's share of its host.
+  - RV(ansible_facts.speech_host.docker.running) needs access to the Docker socket;
+    use C(become) when it is restricted to root.
+  - The clock comes from C(cpufreq) when the kernel exposes it, else from C(cpu MHz) in C(/proc/cpuinfo),
+    else from a C(@ 2.60GHz) in the CPU model name. Virtual machines often expose none of them reliably.
+seealso:
+  - name: Azure AI Speech containers
+    description: Host requirements of the Speech containers.
+    link: https://learn.microsoft.com/azure/ai-services/speech-service/speech-container-howto
+"""
+
+EXAMPLES = r"""
+- name: Read the capacity of every speech host
+  speechops.speech.host_facts:
+
+- name: Measure the disk Docker will use once it is moved to /srv/docker
+  speechops.speech.host_facts:
+    docker_data_root: /srv/docker
+
+- name: Refuse hosts without AVX2
+  ansible.builtin.assert:
+    that: speech_host.avx2
+    fail_msg: "{{ inventory_hostname }} has no AVX2; the Speech containers need it."
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts added to the host.
+  returned: always
+  type: dict
+  contains:
+    speech_host:
+      description: Capacity facts of the host. A fact that cannot be read is null.
+      returned: always
+      type: dict
+      contains:
+        architecture:
+          description: Machine architecture as reported by Python's C(platform.machine()).
+          returned: always
+          type: str
+          sample: x86_64
+        cpu_model:
+          description: CPU model name from C(/proc/cpuinfo).
+          returned: always
+          type: str
+          sample: Intel(R) Xeon(R) Gold 6126 CPU @ 2.60GHz
+        cpu_flags:
+          description: Sorted CPU feature flags from C(/proc/cpuinfo).
+          returned: always
+          type: list
+          elements: str
+          sample: [avx, avx2, sse4_2]
+        avx2:
+          description: Whether the CPU supports AVX2, which the Speech containers require.
+          returned: always
+          type: bool
+          sample: true
+        vcpus_online:
+          description: Number of online CPUs.
+          returned: always
+          type: int
+          sample: 8
+        vcpus_usable:
+          description: CPUs this host may use, the smaller of its CPU affinity and its cgroup CPU quota.
+          returned: always
+          type: float
+          sample: 1.5
+        cpu_quota_cores:
+          description: Tightest cgroup CPU quota over the module's cgroup and its ancestors, in cores; null without a quota.
+          returned: always
+          type: float
+          sample: 1.5
+        cgroup_version:
+          description: cgroup version holding the CPU and memory controllers (1 or 2); null when unknown.
+          returned: always
+          type: int
+          sample: 2
+        clock_mhz:
+          description: CPU clock in MHz; null when it cannot be read.
+          returned: always
+          type: int
+          sample: 2600
+        clock_source:
+          description: Where RV(ansible_facts.speech_host.clock_mhz) was read from.
+          returned: always
+          type: str
+          choices: [cpufreq, cpuinfo, model_name, unknown]
+          sample: cpufreq
+        memory_total_mb:
+          description: Physical memory (C(MemTotal)) in MiB.
+          returned: always
+          type: int
+          sample: 32011
+        memory_available_mb:
+          description: Memory available for new work (C(MemAvailable)) in MiB, clipped to the headroom left under a cgroup memory limit.
+          returned: always
+          type: int
+          sample: 28770
+        memory_limit_mb:
+          description: Tightest cgroup memory limit in MiB; null when there is none below the physical memory.
+          returned: always
+          type: int
+          sample: 4096
+        memory_usable_mb:
+          description: The smaller of the physical memory and the cgroup memory limit, in MiB.
+          returned: always
+          type: int
+          sample: 4096
+        docker_data_root:
+          description: Docker's data root, from O(docker_data_root), C(/etc/docker/daemon.json) or the default.
+          returned: always
+          type: str
+          sample: /var/lib/docker
+        disk_path:
+          description: The directory that was measured, the nearest existing one at or above RV(ansible_facts.speech_host.docker_data_root).
+          returned: always
+          type: str
+          sample: /var/lib
+        disk_free_mb:
+          description: Space available to unprivileged users on that file system, in MiB.
+          returned: always
+          type: int
+          sample: 80112
+        disk_total_mb:
+          description: Size of that file system, in MiB.
+          returned: always
+          type: int
+          sample: 258020
+        docker:
+          description: The Docker engine on the host.
+          returned: always
+          type: dict
+          contains:
+            installed:
+              description: Whether C(dockerd) or C(docker) is on the PATH.
+              returned: always
+              type: bool
+              sample: true
+            version:
+              description: Version of the Docker engine, from C(dockerd --version) or the running daemon.
+              returned: always
+              type: str
+              sample: 20.10.24+dfsg1
+            running:
+              description: Whether C(docker info) reaches the daemon (within 30 seconds where C(timeout) is available).
+              returned: always
+              type: bool
+              sample: true
+        gstreamer:
+          description: GStreamer 1.x on the host, which the Speech containers use for compressed audio.
+          returned: always
+          type: dict
+          contains:
+            installed:
+              description: Whether C(gst-launch-1.0) or C(gst-inspect-1.0) is on the PATH.
+              returned: always
+              type: bool
+              sample: true
+            version:
+              description: GStreamer version reported by the tool.
+              returned: always
+              type: str
+              sample: 1.22.0
+        python_version:
+          description: Version of the Python interpreter that ran the module on the target.
+          returned: always
+          type: str
+          sample: 3.11.2
+"""
+
+import platform
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.speechops.speech.plugins.module_utils.host_facts import (
+    affinity_cpu_count,
+    gather_host_facts,
+    parse_dockerd_version,
+    parse_gstreamer_version,
+)
+
+COMMAND_TIMEOUT_SECONDS = 30
+
+
+def command_output(module, args):
+    """stdout of a command that succeeded, else None."""
+    try:
+        rc, out, dummy_err = module.run_command(args, handle_exceptions=False)
+    except OSError:
+        return None
+    return out if rc == 0 else None
+
+
+def bounded(module, args):
+    """Prefix ``args`` with timeout(1) where it exists: a hung Docker daemon must not hang fact gathering."""
+    timeout = module.get_bin_path("timeout")
+    return [timeout, str(COMMAND_TIMEOUT_SECONDS)] + args if timeout else args
+
+
+def docker_facts(module):
+    dockerd = module.get_bin_path("dockerd")
+    docker = module.get_bin_path("docker")
+    facts = {"installed": bool(dockerd or docker), "version": None, "running": False}
+    if dockerd:
+        facts["version"] = parse_dockerd_version(command_output(module, [dockerd, "--version"]))
+    if docker:
+        server_version = command_output(module, bounded(module, [docker, "info", "--format", "{{.ServerVersion}}"]))
+        facts["running"] = server_version is not None
+        facts["version"] = facts["version"] or (server_version or "").strip() or None
+    return facts
+
+
+def gstreamer_facts(module):
+    for tool in ("gst-launch-1.0", "gst-inspect-1.0"):
+        path = module.get_bin_path(tool)
+        if path:
+            return {"installed": True, "version": parse_gstreamer_version(command_output(module, [path, "--version"]))}
+    return {"installed": False, "version": None}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            docker_data_root=dict(type="path"),
+        ),
+        supports_check_mode=True,
+    )
+
+    facts = gather_host_facts(allowed_cpus=affinity_cpu_count(), data_root=module.params["docker_data_root"])
+    facts.update(
+        architecture=platform.machine() or None,
+        docker=docker_facts(module),
+        gstreamer=gstreamer_facts(module),
+        python_version=platform.python_version(),
+    )
+    module.exit_json(changed=False, ansible_facts=dict(speech_host=facts))
+
+
+if __name__ == "__main__":
+    main()

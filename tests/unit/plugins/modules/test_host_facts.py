@@ -1,0 +1,192 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) speechops team
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The host_facts module end to end: main() with patched arguments, a recorded host and faked commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.speechops.speech.plugins.module_utils import host_facts as host_facts_utils
+from ansible_collections.speechops.speech.plugins.modules import host_facts
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "host_facts"
+SAMPLE = "v2_limited_container"
+
+DOCKERD_VERSION = "Docker version 20.10.24+dfsg1, build 5d6db84\n"
+GST_VERSION = "gst-launch-1.0 version 1.22.0\nGStreamer 1.22.0\nhttps://tracker.debian.org/pkg/gstreamer1.0\n"
+
+
+class FakeHost(object):
+    """Programs on the PATH and what running them returns: {name: (rc, stdout)} or an exception."""
+
+    def __init__(self, programs):
+        self.programs = programs
+        self.commands = []
+
+    def get_bin_path(self, name, *args, **kwargs):
+        return "/usr/bin/" + name if name in self.programs else None
+
+    def run_command(self, args, *more, **kwargs):
+        self.commands.append(args)
+        program = args[2] if args[0] == "/usr/bin/timeout" else args[0]
+        result = self.programs[program.rsplit("/", 1)[-1]]
+        if isinstance(result, Exception):
+            raise result
+        rc, out = result
+        return rc, out, "" if rc == 0 else "error"
+
+
+@pytest.fixture
+def run_module(monkeypatch, capsys):
+    """Run main() on a recorded host with ``programs`` installed; return (result, host)."""
+    def run(args=None, programs=None, sample=SAMPLE):
+        host = FakeHost(programs or {})
+        monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", host.get_bin_path)
+        monkeypatch.setattr(basic.AnsibleModule, "run_command", host.run_command)
+        monkeypatch.setattr(host_facts, "affinity_cpu_count", lambda: 8)
+        monkeypatch.setattr(
+            host_facts, "gather_host_facts",
+            lambda allowed_cpus=None, data_root=None: host_facts_utils.gather_host_facts(str(FIXTURES / sample), allowed_cpus, data_root),
+        )
+        with patch_module_args(args or {}):
+            with pytest.raises(SystemExit):
+                host_facts.main()
+        return json.loads(capsys.readouterr().out), host
+    return run
+
+
+ALL_PROGRAMS = {
+    "dockerd": (0, DOCKERD_VERSION),
+    "docker": (0, "20.10.24+dfsg1\n"),
+    "gst-launch-1.0": (0, GST_VERSION),
+    "gst-inspect-1.0": (0, GST_VERSION),
+}
+
+
+def documented_keys(return_doc):
+    """Nested key tree of a RETURN block: {key: subtree or None}."""
+    return {key: documented_keys(spec["contains"]) if spec.get("contains") else None for key, spec in return_doc.items()}
+
+
+def returned_keys(value):
+    return {key: returned_keys(item) if isinstance(item, dict) else None for key, item in value.items()}
+
+
+def test_reports_every_fact_of_the_recorded_host(run_module, tmp_path):
+    result, dummy_host = run_module({"docker_data_root": str(tmp_path / "docker")}, ALL_PROGRAMS)
+    facts = result["ansible_facts"]["speech_host"]
+    assert result["changed"] is False
+    assert facts["avx2"] is True
+    assert (facts["vcpus_online"], facts["vcpus_usable"], facts["cpu_quota_cores"]) == (8, 1.5, 1.5)
+    assert (facts["memory_limit_mb"], facts["memory_usable_mb"]) == (2048, 2048)
+    assert (facts["clock_mhz"], facts["clock_source"]) == (2600, "cpuinfo")
+    assert (facts["docker_data_root"], facts["disk_path"]) == (str(tmp_path / "docker"), str(tmp_path))
+    assert facts["docker"] == {"installed": True, "version": "20.10.24+dfsg1", "running": True}
+    assert facts["gstreamer"] == {"installed": True, "version": "1.22.0"}
+    assert facts["python_version"].count(".") == 2
+    assert isinstance(facts["architecture"], str) and facts["architecture"]
+
+
+def test_return_documentation_matches_the_result(run_module, tmp_path):
+    result, dummy_host = run_module({"docker_data_root": str(tmp_path)}, ALL_PROGRAMS)
+    documented = documented_keys(yaml.safe_load(host_facts.RETURN))
+    assert documented["ansible_facts"] == returned_keys(result["ansible_facts"])
+
+
+def test_documented_options_match_the_argument_spec(monkeypatch):
+    specs = []
+
+    class SpyModule(basic.AnsibleModule):
+        def __init__(self, argument_spec, **kwargs):
+            specs.append(argument_spec)
+            raise SystemExit(0)
+
+    monkeypatch.setattr(host_facts, "AnsibleModule", SpyModule)
+    with pytest.raises(SystemExit):
+        host_facts.main()
+    options = yaml.safe_load(host_facts.DOCUMENTATION)["options"]
+    assert {name: spec["type"] for name, spec in options.items()} == {name: spec["type"] for name, spec in specs[0].items()}
+
+
+def test_check_mode_reports_the_same_and_changes_nothing(run_module, tmp_path):
+    normal, dummy_host = run_module({"docker_data_root": str(tmp_path)}, ALL_PROGRAMS)
+    checked, dummy_host = run_module({"docker_data_root": str(tmp_path), "_ansible_check_mode": True}, ALL_PROGRAMS)
+    assert checked["changed"] is False
+    # Free space may move between the two runs; everything else must be identical.
+    for result in (normal, checked):
+        result["ansible_facts"]["speech_host"].pop("disk_free_mb")
+    assert checked["ansible_facts"] == normal["ansible_facts"]
+
+
+def test_data_root_defaults_without_daemon_json(monkeypatch, run_module):
+    monkeypatch.setattr(host_facts_utils, "DEFAULT_DOCKER_DATA_ROOT", "/nonexistent/default")
+    result, dummy_host = run_module()
+    assert result["ansible_facts"]["speech_host"]["docker_data_root"] == "/nonexistent/default"
+
+
+def test_data_root_comes_from_daemon_json(run_module):
+    result, dummy_host = run_module(sample="modern_v2_unlimited")
+    facts = result["ansible_facts"]["speech_host"]
+    assert facts["docker_data_root"] == "/srv/docker"
+    assert "/srv/docker".startswith(facts["disk_path"])
+
+
+def test_option_overrides_daemon_json(run_module, tmp_path):
+    result, dummy_host = run_module({"docker_data_root": str(tmp_path)}, sample="modern_v2_unlimited")
+    assert result["ansible_facts"]["speech_host"]["docker_data_root"] == str(tmp_path)
+
+
+def test_nothing_installed(run_module, tmp_path):
+    result, host = run_module({"docker_data_root": str(tmp_path)}, {})
+    facts = result["ansible_facts"]["speech_host"]
+    assert facts["docker"] == {"installed": False, "version": None, "running": False}
+    assert facts["gstreamer"] == {"installed": False, "version": None}
+    assert host.commands == []
+
+
+def test_daemon_down_keeps_the_installed_version(run_module, tmp_path):
+    programs = dict(ALL_PROGRAMS, docker=(1, ""))
+    result, dummy_host = run_module({"docker_data_root": str(tmp_path)}, programs)
+    assert result["ansible_facts"]["speech_host"]["docker"] == {"installed": True, "version": "20.10.24+dfsg1", "running": False}
+
+
+def test_client_only_takes_the_version_from_the_running_daemon(run_module, tmp_path):
+    result, host = run_module({"docker_data_root": str(tmp_path)}, {"docker": (0, "27.3.1\n")})
+    assert result["ansible_facts"]["speech_host"]["docker"] == {"installed": True, "version": "27.3.1", "running": True}
+    assert host.commands == [["/usr/bin/docker", "info", "--format", "{{.ServerVersion}}"]]
+
+
+def test_docker_info_is_bounded_by_timeout_where_available(run_module, tmp_path):
+    programs = dict(ALL_PROGRAMS, timeout=None, docker=(124, ""))
+    result, host = run_module({"docker_data_root": str(tmp_path)}, programs)
+    assert ["/usr/bin/timeout", "30", "/usr/bin/docker", "info", "--format", "{{.ServerVersion}}"] in host.commands
+    assert result["ansible_facts"]["speech_host"]["docker"]["running"] is False
+
+
+def test_gstreamer_from_gst_inspect_when_gst_launch_is_missing(run_module, tmp_path):
+    result, dummy_host = run_module({"docker_data_root": str(tmp_path)}, {"gst-inspect-1.0": (0, GST_VERSION.replace("1.22.0", "1.16.3"))})
+    assert result["ansible_facts"]["speech_host"]["gstreamer"] == {"installed": True, "version": "1.16.3"}
+
+
+def test_commands_that_cannot_run_fail_soft(run_module, tmp_path):
+    programs = {"dockerd": OSError("exec format error"), "docker": OSError("gone"), "gst-launch-1.0": (127, "")}
+    result, dummy_host = run_module({"docker_data_root": str(tmp_path)}, programs)
+    facts = result["ansible_facts"]["speech_host"]
+    assert facts["docker"] == {"installed": True, "version": None, "running": False}
+    assert facts["gstreamer"] == {"installed": True, "version": None}
+
+
+def test_unknown_option_is_rejected(run_module):
+    result, dummy_host = run_module({"data_root": "/srv/docker"})
+    assert result["failed"] is True
+    assert "data_root" in result["msg"]
