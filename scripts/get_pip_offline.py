@@ -5,6 +5,7 @@ arguments (pip options and requirement specifiers such as pip==24.2) inside a ve
 and with a scrubbed environment: seed pip from the interpreter's bundled ensurepip, make the venv's
 pip trust the operating system's CA bundle (as PIP_CERT does outside), then install what was asked for.
 """
+import contextlib
 import ensurepip
 import os
 import ssl
@@ -33,8 +34,9 @@ def trust_system_cas_in_venv():
             conf.write("[global]\ncert = %s\n" % bundle)
 
 
-ensurepip.bootstrap(upgrade=True)
+with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+    ensurepip.bootstrap(upgrade=True)
 os.environ.pop("PIP_CONFIG_FILE", None)  # ensurepip points it at /dev/null for its own run
 trust_system_cas_in_venv()
 pip_arguments = [argument for argument in sys.argv[1:] if argument not in GET_PIP_ONLY_OPTIONS]
-sys.exit(subprocess.call([sys.executable, "-m", "pip", "install"] + pip_arguments))
+sys.exit(subprocess.call([sys.executable, "-m", "pip", "install", "--quiet"] + pip_arguments))

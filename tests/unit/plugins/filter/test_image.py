@@ -46,7 +46,7 @@ DESIGN_SERVICES = [
 ]
 
 
-@pytest.mark.parametrize("service, tail", DESIGN_SERVICES, ids=[service["name"] for service, _ in DESIGN_SERVICES])
+@pytest.mark.parametrize("service, tail", DESIGN_SERVICES, ids=[case[0]["name"] for case in DESIGN_SERVICES])
 def test_speech_image_from_a_service_dict_ignores_other_keys(service, tail):
     assert speech_image(service) == MCR + tail
 

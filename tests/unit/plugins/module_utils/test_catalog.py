@@ -63,7 +63,7 @@ def test_every_kind_has_an_expected_size_row_for_every_profile():
     assert all(set(table) == set(SIZING_PROFILES) for table in EXPECTED_SIZES.values())
 
 
-@pytest.mark.parametrize("kind, profile, expected", SIZE_CASES, ids=["{0}-{1}".format(kind, profile) for kind, profile, _ in SIZE_CASES])
+@pytest.mark.parametrize("kind, profile, expected", SIZE_CASES, ids=["{0}-{1}".format(case[0], case[1]) for case in SIZE_CASES])
 def test_resources_per_kind_and_profile(kind, profile, expected):
     cores, memory_gb, model_gb = expected
     assert resources(kind, profile) == {"cpus": float(cores), "memory_mb": memory_gb * GB, "model_memory_mb": model_gb * GB}
