@@ -473,6 +473,85 @@ def parse_gstreamer_version(output: Optional[str]) -> Optional[str]:
     return match.group(1) if match else None
 
 
+# --- ports and our containers --------------------------------------------------------------------
+
+TCP_LISTEN_STATE = "0A"
+MANAGED_LABEL = "speechops.managed"
+LABEL_PREFIX = "speechops."
+
+
+def parse_listening_ports(proc_net_tcp: Optional[str]) -> List[int]:
+    """Local ports in LISTEN state from a /proc/net/tcp or tcp6 table."""
+    ports = set()
+    for line in (proc_net_tcp or "").splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and fields[3] == TCP_LISTEN_STATE and ":" in fields[1]:
+            try:
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+            except ValueError:
+                continue
+    return sorted(ports)
+
+
+def listening_ports(root: str = "/") -> List[int]:
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        ports.update(parse_listening_ports(read_text(root, table)))
+    return sorted(ports)
+
+
+def published_host_ports(inspect: dict) -> List[int]:
+    """Host ports a container publishes, from `docker inspect` (bindings exist even while it is stopped)."""
+    bindings = ((inspect.get("HostConfig") or {}).get("PortBindings")) or {}
+    ports = set()
+    for host_bindings in bindings.values():
+        for binding in host_bindings or []:
+            try:
+                ports.add(int(binding.get("HostPort") or ""))
+            except ValueError:
+                continue
+    return sorted(ports)
+
+
+def managed_container(inspect: dict) -> Dict[str, object]:
+    """What the plan reads back from one of our containers: its name and the speechops.* labels."""
+    labels = (inspect.get("Config") or {}).get("Labels") or {}
+    ours = dict((key[len(LABEL_PREFIX):], value) for key, value in labels.items() if key.startswith(LABEL_PREFIX))
+    try:
+        host_port = int(ours.get("host_port", ""))
+    except ValueError:
+        host_port = None
+    return {
+        "name": (inspect.get("Name") or "").lstrip("/"),
+        "service": ours.get("service"),
+        "kind": ours.get("kind"),
+        "replica": ours.get("replica"),
+        "image": ours.get("image"),
+        "plan_hash": ours.get("plan_hash"),
+        "host_port": host_port,
+        "running": bool((inspect.get("State") or {}).get("Running")),
+    }
+
+
+def container_facts(inspect_output: Optional[str], listening: List[int]) -> Dict[str, object]:
+    """Our containers, and the ports held by anything else (listeners and other containers' bindings)."""
+    try:
+        inspected = json.loads(inspect_output) if inspect_output else []
+    except ValueError:
+        inspected = []
+    containers = []
+    ours, others = set(), set()
+    for inspect in inspected if isinstance(inspected, list) else []:
+        labels = (inspect.get("Config") or {}).get("Labels") or {}
+        if labels.get(MANAGED_LABEL) == "true":
+            containers.append(managed_container(inspect))
+            ours.update(published_host_ports(inspect))
+        else:
+            others.update(published_host_ports(inspect))
+    containers.sort(key=lambda container: container["name"])
+    return {"containers": containers, "ports_in_use": sorted((set(listening) | others) - ours)}
+
+
 def affinity_cpu_count() -> Optional[int]:
     """CPUs this process may run on (honours cpusets and taskset), where the platform can tell."""
     try:

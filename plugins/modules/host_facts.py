@@ -209,6 +209,60 @@ ansible_facts:
               returned: always
               type: str
               sample: 1.22.0
+        containers:
+          description:
+            - The containers this collection manages on the host (label C(speechops.managed=true)), running or not,
+              as the plan reads them back to keep placements and ports stable.
+            - Empty when Docker is absent or does not answer.
+          returned: always
+          type: list
+          elements: dict
+          contains:
+            name:
+              description: Container name.
+              returned: always
+              type: str
+              sample: speech-stt-en-us-1
+            service:
+              description: Value of the C(speechops.service) label.
+              returned: always
+              type: str
+              sample: stt-en-us
+            kind:
+              description: Value of the C(speechops.kind) label.
+              returned: always
+              type: str
+              sample: speech-to-text
+            replica:
+              description: Value of the C(speechops.replica) label.
+              returned: always
+              type: str
+              sample: "1"
+            image:
+              description: Value of the C(speechops.image) label.
+              returned: always
+              type: str
+            plan_hash:
+              description: Value of the C(speechops.plan_hash) label.
+              returned: always
+              type: str
+            host_port:
+              description: Value of the C(speechops.host_port) label, or null when it is not a number.
+              returned: always
+              type: int
+              sample: 5100
+            running:
+              description: Whether the container is running.
+              returned: always
+              type: bool
+        ports_in_use:
+          description:
+            - TCP ports held by anything other than this collection's containers, which the plan never assigns
+              - listening sockets from C(/proc/net/tcp) and C(/proc/net/tcp6), and host ports published by other containers.
+          returned: always
+          type: list
+          elements: int
+          sample: [22, 5000]
         python_version:
           description: Version of the Python interpreter that ran the module on the target.
           returned: always
@@ -222,7 +276,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.speechops.speech.plugins.module_utils.host_facts import (
     affinity_cpu_count,
+    container_facts,
     gather_host_facts,
+    listening_ports,
     parse_dockerd_version,
     parse_gstreamer_version,
 )
@@ -258,6 +314,17 @@ def docker_facts(module):
     return facts
 
 
+def inspect_all_containers(module, docker_facts_):
+    """`docker inspect` of every container on the host, as JSON text; None when Docker does not answer."""
+    docker = module.get_bin_path("docker")
+    if not (docker and docker_facts_["running"]):
+        return None
+    ids = (command_output(module, bounded(module, [docker, "ps", "-aq", "--no-trunc"])) or "").split()
+    if not ids:
+        return None
+    return command_output(module, bounded(module, [docker, "inspect"] + ids))
+
+
 def gstreamer_facts(module):
     for tool in ("gst-launch-1.0", "gst-inspect-1.0"):
         path = module.get_bin_path(tool)
@@ -275,12 +342,14 @@ def main():
     )
 
     facts = gather_host_facts(allowed_cpus=affinity_cpu_count(), data_root=module.params["docker_data_root"])
+    docker = docker_facts(module)
     facts.update(
         architecture=platform.machine() or None,
-        docker=docker_facts(module),
+        docker=docker,
         gstreamer=gstreamer_facts(module),
         python_version=platform.python_version(),
     )
+    facts.update(container_facts(inspect_all_containers(module, docker), listening_ports()))
     module.exit_json(changed=False, ansible_facts=dict(speech_host=facts))
 
 

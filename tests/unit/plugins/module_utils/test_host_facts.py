@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -419,3 +420,53 @@ def test_memory_working_set_without_stat_uses_usage(tmp_path):
 def test_affinity_cpu_count_is_positive_or_unknown():
     count = hf.affinity_cpu_count()
     assert count is None or count >= 1
+
+
+# --- ports and our containers --------------------------------------------------------------------
+
+PROC_NET_TCP = """\
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1
+   1: 0100007F:13EC 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 2 1
+   2: 0100007F:9C40 0100007F:0016 01 00000000:00000000 00:00000000 00000000     0        0 3 1
+"""
+
+
+def inspect_entry(name, labels, host_ports, running=True):
+    return {
+        "Name": "/" + name,
+        "Config": {"Labels": labels},
+        "State": {"Running": running},
+        "HostConfig": {"PortBindings": {"5000/tcp": [{"HostIp": "", "HostPort": str(port)} for port in host_ports]}},
+    }
+
+
+def test_listening_ports_keeps_only_listen_state():
+    assert hf.parse_listening_ports(PROC_NET_TCP) == [22, 5100]
+
+
+def test_listening_ports_of_garbage_is_empty():
+    assert hf.parse_listening_ports("header\nnot a table row\n") == []
+    assert hf.parse_listening_ports(None) == []
+
+
+def test_container_facts_separates_ours_from_others():
+    ours = inspect_entry("speech-stt-1", {
+        "speechops.managed": "true", "speechops.service": "stt", "speechops.kind": "speech-to-text",
+        "speechops.replica": "1", "speechops.host_port": "5100", "speechops.plan_hash": "abc",
+        "speechops.image": "mcr.microsoft.com/azure-cognitive-services/speechservices/speech-to-text:5.1.0-amd64-en-us",
+    }, [5100], running=False)
+    other = inspect_entry("someone-elses", {"app": "x"}, [5101])
+    facts = hf.container_facts(json.dumps([ours, other]), listening=[22, 5100])
+    assert facts["containers"] == [{
+        "name": "speech-stt-1", "service": "stt", "kind": "speech-to-text", "replica": "1",
+        "image": "mcr.microsoft.com/azure-cognitive-services/speechservices/speech-to-text:5.1.0-amd64-en-us",
+        "plan_hash": "abc", "host_port": 5100, "running": False,
+    }]
+    # Our own port is not "in use by something else"; the other container's binding is, even unpublished.
+    assert facts["ports_in_use"] == [22, 5101]
+
+
+def test_container_facts_without_docker():
+    assert hf.container_facts(None, listening=[22]) == {"containers": [], "ports_in_use": [22]}
+    assert hf.container_facts("not json", listening=[]) == {"containers": [], "ports_in_use": []}

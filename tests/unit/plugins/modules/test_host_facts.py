@@ -40,6 +40,8 @@ class FakeHost(object):
         self.commands.append(args)
         program = args[2] if args[0] == "/usr/bin/timeout" else args[0]
         result = self.programs[program.rsplit("/", 1)[-1]]
+        if callable(result):
+            result = result(args[args.index(program) + 1:])
         if isinstance(result, Exception):
             raise result
         rc, out = result
@@ -54,6 +56,7 @@ def run_module(monkeypatch, capsys):
         monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", host.get_bin_path)
         monkeypatch.setattr(basic.AnsibleModule, "run_command", host.run_command)
         monkeypatch.setattr(host_facts, "affinity_cpu_count", lambda: 8)
+        monkeypatch.setattr(host_facts, "listening_ports", lambda: [22, 5100, 5101])
         monkeypatch.setattr(
             host_facts, "gather_host_facts",
             lambda allowed_cpus=None, data_root=None: host_facts_utils.gather_host_facts(str(FIXTURES / sample), allowed_cpus, data_root),
@@ -65,9 +68,29 @@ def run_module(monkeypatch, capsys):
     return run
 
 
+MANAGED_CONTAINER = {
+    "Name": "/speech-stt-1",
+    "State": {"Running": True},
+    "Config": {"Labels": {"speechops.managed": "true", "speechops.service": "stt", "speechops.kind": "speech-to-text",
+                          "speechops.replica": "1", "speechops.host_port": "5100", "speechops.plan_hash": "0123abcd",
+                          "speechops.image": "registry.sandbox:5000/azure-cognitive-services/speechservices/speech-to-text:5.1.0-amd64-en-us"}},
+    "HostConfig": {"PortBindings": {"5000/tcp": [{"HostIp": "127.0.0.1", "HostPort": "5100"}]}},
+}
+
+
+def docker_cli(args):
+    """The docker client on a host whose engine runs one of our containers."""
+    answers = {
+        "info": (0, "20.10.24+dfsg1\n"),
+        "ps": (0, "4f1c0ffee\n"),
+        "inspect": (0, json.dumps([MANAGED_CONTAINER])),
+    }
+    return answers[args[0]]
+
+
 ALL_PROGRAMS = {
     "dockerd": (0, DOCKERD_VERSION),
-    "docker": (0, "20.10.24+dfsg1\n"),
+    "docker": docker_cli,
     "gst-launch-1.0": (0, GST_VERSION),
     "gst-inspect-1.0": (0, GST_VERSION),
 }
@@ -79,7 +102,12 @@ def documented_keys(return_doc):
 
 
 def returned_keys(value):
-    return {key: returned_keys(item) if isinstance(item, dict) else None for key, item in value.items()}
+    """Nested key tree of a result; a list of dicts is described by its first element, as RETURN does."""
+    def subtree(item):
+        if isinstance(item, list) and item and isinstance(item[0], dict):
+            item = item[0]
+        return returned_keys(item) if isinstance(item, dict) else None
+    return {key: subtree(item) for key, item in value.items()}
 
 
 def test_reports_every_fact_of_the_recorded_host(run_module, tmp_path):
@@ -94,6 +122,8 @@ def test_reports_every_fact_of_the_recorded_host(run_module, tmp_path):
     assert facts["docker"] == {"installed": True, "version": "20.10.24+dfsg1", "running": True}
     assert facts["gstreamer"] == {"installed": True, "version": "1.22.0"}
     assert facts["python_version"].count(".") == 2
+    assert [(c["name"], c["service"], c["host_port"], c["running"]) for c in facts["containers"]] == [("speech-stt-1", "stt", 5100, True)]
+    assert facts["ports_in_use"] == [22, 5101]
     assert isinstance(facts["architecture"], str) and facts["architecture"]
 
 
@@ -163,7 +193,7 @@ def test_daemon_down_keeps_the_installed_version(run_module, tmp_path):
 def test_client_only_takes_the_version_from_the_running_daemon(run_module, tmp_path):
     result, host = run_module({"docker_data_root": str(tmp_path)}, {"docker": (0, "27.3.1\n")})
     assert result["ansible_facts"]["speech_host"]["docker"] == {"installed": True, "version": "27.3.1", "running": True}
-    assert host.commands == [["/usr/bin/docker", "info", "--format", "{{.ServerVersion}}"]]
+    assert host.commands[0] == ["/usr/bin/docker", "info", "--format", "{{.ServerVersion}}"]
 
 
 def test_docker_info_is_bounded_by_timeout_where_available(run_module, tmp_path):
