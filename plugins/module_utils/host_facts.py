@@ -473,6 +473,37 @@ def parse_gstreamer_version(output: Optional[str]) -> Optional[str]:
     return match.group(1) if match else None
 
 
+# --- operating system ----------------------------------------------------------------------------
+
+OS_FAMILIES = {
+    "debian": "Debian", "ubuntu": "Debian",
+    "rhel": "RedHat", "centos": "RedHat", "rocky": "RedHat", "almalinux": "RedHat", "fedora": "RedHat", "ol": "RedHat",
+}
+
+
+def parse_os_release(text: Optional[str]) -> Dict[str, Optional[str]]:
+    """id, version_id, codename and the Ansible-style family from /etc/os-release."""
+    fields = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.partition("=")
+        if sep:
+            fields[key.strip()] = value.strip().strip('"').strip("'")
+    os_id = fields.get("ID", "").lower() or None
+    family = OS_FAMILIES.get(os_id or "")
+    for like in fields.get("ID_LIKE", "").lower().split():
+        family = family or OS_FAMILIES.get(like)
+    return {
+        "id": os_id,
+        "version_id": fields.get("VERSION_ID") or None,
+        "codename": fields.get("VERSION_CODENAME") or None,
+        "family": family,
+    }
+
+
+def os_facts(root: str = "/") -> Dict[str, Optional[str]]:
+    return parse_os_release(read_text(root, "/etc/os-release") or read_text(root, "/usr/lib/os-release"))
+
+
 # --- ports and our containers --------------------------------------------------------------------
 
 TCP_LISTEN_STATE = "0A"
@@ -565,4 +596,5 @@ def gather_host_facts(root: str = "/", allowed_cpus: Optional[int] = None, data_
     facts = cpu_facts(root, allowed_cpus)
     facts.update(memory_facts(root))
     facts.update(disk_facts(data_root or docker_data_root(root)))
+    facts["os"] = os_facts(root)
     return facts

@@ -263,6 +263,31 @@ ansible_facts:
           type: list
           elements: int
           sample: [22, 5000]
+        os:
+          description: The operating system, from C(/etc/os-release).
+          returned: always
+          type: dict
+          contains:
+            id:
+              description: C(ID), for example C(debian), C(ubuntu), C(rhel), C(rocky).
+              returned: always
+              type: str
+              sample: debian
+            version_id:
+              description: C(VERSION_ID).
+              returned: always
+              type: str
+              sample: "12"
+            codename:
+              description: C(VERSION_CODENAME), where the distribution sets it.
+              returned: always
+              type: str
+              sample: bookworm
+            family:
+              description: C(Debian) or C(RedHat) (from C(ID) or C(ID_LIKE)), the same words as Ansible's C(os_family); null when unknown.
+              returned: always
+              type: str
+              sample: Debian
         python_version:
           description: Version of the Python interpreter that ran the module on the target.
           returned: always

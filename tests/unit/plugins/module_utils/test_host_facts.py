@@ -470,3 +470,21 @@ def test_container_facts_separates_ours_from_others():
 def test_container_facts_without_docker():
     assert hf.container_facts(None, listening=[22]) == {"containers": [], "ports_in_use": [22]}
     assert hf.container_facts("not json", listening=[]) == {"containers": [], "ports_in_use": []}
+
+
+# --- operating system ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("os_release, expected", [
+    ('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n',
+     {"id": "debian", "version_id": "12", "codename": "bookworm", "family": "Debian"}),
+    ('ID=ubuntu\nID_LIKE=debian\nVERSION_ID="24.04"\nVERSION_CODENAME=noble\n',
+     {"id": "ubuntu", "version_id": "24.04", "codename": "noble", "family": "Debian"}),
+    ('ID="rocky"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"\n',
+     {"id": "rocky", "version_id": "9.4", "codename": None, "family": "RedHat"}),
+    ('ID=linuxmint\nID_LIKE="ubuntu debian"\nVERSION_ID="21.3"\n',
+     {"id": "linuxmint", "version_id": "21.3", "codename": None, "family": "Debian"}),
+    ('ID=alpine\nVERSION_ID=3.20.0\n', {"id": "alpine", "version_id": "3.20.0", "codename": None, "family": None}),
+    (None, {"id": None, "version_id": None, "codename": None, "family": None}),
+])
+def test_parse_os_release(os_release, expected):
+    assert hf.parse_os_release(os_release) == expected
