@@ -9,6 +9,9 @@ export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export ANSIBLE_FORCE_COLOR ?= false
 export PY_COLORS ?= 0
+# The sandbox's state (CA, registry password, vault password) and its vault; see sandbox/sandbox.sh.
+export SANDBOX_STATE ?= $(CURDIR)/.sandbox
+export ANSIBLE_VAULT_PASSWORD_FILE ?= $(SANDBOX_STATE)/vault-password
 
 # The tests use their own sandbox, so they never touch the demo fleet.
 TEST_SANDBOX := SANDBOX_PREFIX=speechops-test SANDBOX_SUBNET=172.31.214.0/24 \

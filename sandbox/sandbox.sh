@@ -48,6 +48,32 @@ make_registry_credentials() {
   fi
 }
 
+VAULT_PASSWORD_FILE="$SANDBOX_STATE/vault-password"
+VAULT_FILE="$REPO_DIR/inventories/sandbox/group_vars/all/vault.yml"
+
+ansible_vault() {
+  local binary
+  binary="$(command -v ansible-vault || true)"
+  [ -n "$binary" ] || binary="$REPO_DIR/.venv/bin/ansible-vault"
+  [ -x "$binary" ] || die "ansible-vault not found: run 'make setup' first"
+  # Only the password file named on the command line: a second one from the environment is ambiguous.
+  env -u ANSIBLE_VAULT_PASSWORD_FILE -u ANSIBLE_VAULT_IDENTITY_LIST "$binary" "$@"
+}
+
+vault_variable() {  # name, file holding the secret: the secret goes in on stdin, never on a command line
+  tr -d '\n' <"$2" | ansible_vault encrypt_string --vault-password-file "$VAULT_PASSWORD_FILE" --stdin-name "$1" \
+    2>"$SANDBOX_STATE/vault.log" || { cat "$SANDBOX_STATE/vault.log" >&2; die "ansible-vault could not encrypt $1"; }
+}
+
+make_vault() {
+  [ -s "$VAULT_PASSWORD_FILE" ] || ( umask 077; openssl rand -hex 32 >"$VAULT_PASSWORD_FILE" )
+  if [ ! -s "$VAULT_FILE" ] || [ "$VAULT_FILE" -ot "$REGISTRY_PASSWORD_FILE" ]; then
+    log "writing the sandbox vault ($VAULT_FILE)"
+    ( umask 077; { echo "---"; vault_variable vault_sandbox_registry_password "$REGISTRY_PASSWORD_FILE"; } >"$VAULT_FILE.tmp" )
+    mv "$VAULT_FILE.tmp" "$VAULT_FILE"
+  fi
+}
+
 ensure_network() {
   docker network inspect "$SANDBOX_NETWORK" >/dev/null 2>&1 && return
   log "creating network $SANDBOX_NETWORK ($SANDBOX_SUBNET)"
@@ -87,6 +113,7 @@ ensure_host() {  # index
     --network "$SANDBOX_NETWORK" --ip "$(subnet_ip $((10 + $1)))" --network-alias "host$1.sandbox" \
     --cap-add SYS_ADMIN --cap-add NET_ADMIN \
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+    --security-opt systempaths=unconfined \
     --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
     --tmpfs /run --tmpfs /run/lock \
     -v "$name-docker:/var/lib/docker" \
@@ -134,6 +161,7 @@ SANDBOX_REGISTRY_LOCAL=$REGISTRY_LOCAL_PORT
 SANDBOX_REGISTRY_USER=$REGISTRY_USER
 SANDBOX_REGISTRY_PASSWORD_FILE=$REGISTRY_PASSWORD_FILE
 SANDBOX_CA=$CA_DIR/ca.crt
+SANDBOX_VAULT_PASSWORD_FILE=$VAULT_PASSWORD_FILE
 SANDBOX_HOST_IMAGE=$HOST_IMAGE
 ENV
 }
@@ -143,6 +171,7 @@ cmd_up() {
   bash "$SANDBOX_DIR/images.sh"
   make_ca_and_registry_cert
   make_registry_credentials
+  make_vault
   ensure_network
   ensure_registry
   local i
@@ -183,7 +212,7 @@ cmd_clean() {
   cmd_down
   local images; images="$(docker image ls --format '{{.Repository}}:{{.Tag}}' | grep '^speechops/' || true)"
   [ -z "$images" ] || docker rmi -f $images >/dev/null
-  rm -rf "$SANDBOX_STATE"
+  rm -rf "$SANDBOX_STATE" "$VAULT_FILE"
   log "clean: images and sandbox state removed"
 }
 
