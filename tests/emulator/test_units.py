@@ -1,0 +1,158 @@
+"""Pure-Python parts of the emulator: settings, catalog, audio formats, segmentation, licences."""
+import array
+import asyncio
+import math
+import re
+
+import pytest
+
+from speech_emulator import audio, catalog, licensing, recognition, synthesis
+from speech_emulator.settings import Settings, SettingsError
+
+
+def test_settings_keys_are_case_insensitive_and_nest_with_colon_or_double_underscore():
+    settings = Settings.from_sources(["EULA=accept", "mounts:license=/lic"],
+                                     {"Billing": "http://b/", "Logging__Disk__Format": "json"})
+    assert settings.get("Eula") == "accept"
+    assert settings.get("Mounts:License") == "/lic"
+    assert settings.get("logging:disk:format") == "json"
+    assert settings.get("BILLING") == "http://b/"
+
+
+def test_arguments_override_environment_and_bare_words_are_flags():
+    settings = Settings.from_sources(["apikey=from-arg", "FullDisplay"], {"ApiKey": "from-env"})
+    assert settings.get("ApiKey") == "from-arg"
+    assert settings.flag("fulldisplay") is True
+    assert settings.flag("DownloadLicense") is False
+
+
+def test_value_may_contain_equals_and_empty_key_is_rejected():
+    assert Settings.from_sources(["Billing=http://h/?a=b"], {}).get("billing") == "http://h/?a=b"
+    with pytest.raises(SettingsError):
+        Settings.from_sources(["=x"], {})
+
+
+@pytest.mark.parametrize("tag_voice, voice", [
+    ("en-us-arianeural", "en-US-AriaNeural"), ("de-de-katjaneural", "de-DE-KatjaNeural"),
+    ("en-us-jessarus", "en-US-JessaRUS"), ("zh-cn-xiaochenneural", "zh-CN-XiaochenNeural")])
+def test_voice_names_follow_the_tag_grammar(tag_voice, voice):
+    assert catalog.voice_from_tag(tag_voice) == voice
+
+
+def test_image_matrix_has_an_upgrade_path_and_a_broken_version_per_main_kind():
+    rows = list(catalog.image_matrix())
+    for kind in ("speech-to-text", "custom-speech-to-text", "neural-text-to-speech", "language-detection"):
+        good = {r[3] for r in rows if r[2] == kind and not r[6]}
+        broken = {r[3] for r in rows if r[2] == kind and r[6]}
+        assert len(good) >= 2 and len(broken) == 1, kind
+        assert all(r[1] != "latest" for r in rows if r[2] == kind and r[6])
+    tags = {(r[0].rsplit("/", 1)[1], r[1]) for r in rows}
+    assert ("speech-to-text", "5.1.0-amd64-en-us") in tags
+    assert ("neural-text-to-speech", "4.1.0-amd64-en-us-arianeural") in tags
+    assert ("language-detection", "1.18.0-amd64-preview") in tags
+    assert all(r[0].startswith("azure-cognitive-services/speechservices/") for r in rows)
+    assert all(re.fullmatch(r"latest|\d+\.\d+\.\d+-amd64(-[a-z-]+)?", r[1]) for r in rows)
+    latest = {r[2]: r for r in rows if r[1] == "latest"}
+    assert latest["neural-text-to-speech"][5] == "en-US-AriaNeural"
+    assert latest["speech-to-text"][4] == "en-US"
+
+
+def test_language_detection_listens_on_5003_and_the_rest_on_5000():
+    assert catalog.KINDS["language-detection"].port == 5003
+    assert {k.port for n, k in catalog.KINDS.items() if n != "language-detection"} == {5000}
+
+
+@pytest.mark.parametrize("name, rate, riff, encoding", [
+    ("riff-24khz-16bit-mono-pcm", 24000, True, "pcm"), ("raw-16khz-16bit-mono-pcm", 16000, False, "pcm"),
+    ("riff-8khz-8bit-mono-mulaw", 8000, True, "mulaw"), ("RIFF-44100HZ-16BIT-MONO-PCM", 44100, True, "pcm")])
+def test_output_formats_are_parsed(name, rate, riff, encoding):
+    fmt = audio.OutputFormat(name)
+    assert (fmt.rate, fmt.riff, fmt.encoding) == (rate, riff, encoding)
+
+
+@pytest.mark.parametrize("name", ["audio-16khz-32kbitrate-mono-mp3", "riff-16khz-8bit-mono-pcm", "nonsense"])
+def test_unsupported_output_formats_are_refused(name):
+    with pytest.raises(audio.AudioFormatError):
+        audio.OutputFormat(name)
+
+
+def test_riff_encoding_writes_a_header_that_parse_wav_reads_back():
+    pcm = array.array("h", [0, 1000, -1000, 0]).tobytes()
+    encoded = audio.OutputFormat("riff-16khz-16bit-mono-pcm").encode(pcm)
+    assert encoded[:4] == b"RIFF" and len(encoded) == 44 + len(pcm)
+    assert audio.parse_wav(encoded) == (16000, pcm)
+    mulaw = audio.OutputFormat("raw-8khz-8bit-mono-mulaw").encode(pcm)
+    assert len(mulaw) == len(pcm) // 2
+
+
+def _tone(seconds, rate=16000, amplitude=8000):
+    return array.array("h", (int(amplitude * math.sin(2 * math.pi * 440 * i / rate))
+                             for i in range(int(seconds * rate)))).tobytes()
+
+
+def _silence(seconds, rate=16000):
+    return bytes(2 * int(seconds * rate))
+
+
+def test_segmenter_splits_on_pauses_even_when_fed_in_odd_sized_chunks():
+    stream = _silence(0.2) + _tone(0.5) + _silence(0.6) + _tone(0.3) + _silence(0.1) + _tone(0.2) + _silence(0.5)
+    segmenter = recognition.Segmenter()
+    segments = []
+    for pos in range(0, len(stream), 3201):
+        segments += segmenter.feed(stream[pos:pos + 3201])
+    segments += segmenter.finish()
+    assert len(segments) == 2  # the 0.1 s pause is shorter than MIN_GAP_SECONDS
+    assert abs(segments[0][0] - 3200) < 20 and abs((segments[0][1] - segments[0][0]) - 8000) < 40
+    assert recognition.unknown_phrase(segments[0][1] - segments[0][0]) == "Speech emulator heard 0.5 seconds of speech."
+
+
+def test_phrase_table_recognizes_rendered_catalog_phrases_only():
+    async def build():
+        table = recognition.PhraseTable()
+        await table.load({"en-US": ["What's the weather like?"]})
+        pcm = await audio.render("What's the weather like?", catalog.espeak_voice("en-US-GuyNeural"), 16000)
+        other = await audio.render("Something else entirely.", catalog.espeak_voice("en-US-GuyNeural"), 16000)
+        return table, pcm, other
+
+    table, pcm, other = asyncio.run(build())
+    segmenter = recognition.Segmenter()
+    segments = segmenter.feed(_silence(0.3) + pcm) + segmenter.finish()
+    assert table.lookup(segmenter.segment_pcm(segments[0])) == ("What's the weather like?", "en-US")
+    segmenter = recognition.Segmenter()
+    segments = segmenter.feed(other) + segmenter.finish()
+    assert table.lookup(segmenter.segment_pcm(segments[0])) is None
+
+
+def test_language_detection_rule():
+    assert recognition.detect_language("de-DE", ["en-US", "de-DE"], "en-US") == "de-DE"
+    assert recognition.detect_language("fr-FR", ["en-US", "de-DE"], "en-US") == "en-US"
+    assert recognition.detect_language(None, ["es-ES", "de-DE"], "en-US") == "es-ES"
+    assert recognition.detect_language(None, [], "fr-FR") == "fr-FR"
+
+
+def test_ssml_voice_must_match_case_sensitively():
+    ssml = "<speak version='1.0' xmlns='http://www.w3.org/2001/10/synthesis'><voice name='en-us-arianeural'>hi</voice></speak>"
+    with pytest.raises(synthesis.SynthesisError, match="Voice does not match"):
+        asyncio.run(synthesis.synthesize(ssml, "en-US-AriaNeural", 16000))
+    with pytest.raises(synthesis.SynthesisError):
+        synthesis.parse_ssml("<speak>no voice</speak>")
+    assert synthesis.parse_ssml("<speak><voice name='v'>a <b>b</b></voice></speak>") == [("v", "a b")]
+
+
+def test_licences_are_tied_to_kind_signature_and_expiry(tmp_path):
+    licensing.write(tmp_path, licensing.issue("speech-to-text", "k", days=1))
+    assert licensing.load_valid(str(tmp_path), "speech-to-text")["containerType"] == "speech-to-text"
+    with pytest.raises(licensing.LicenseError, match="not neural-text-to-speech"):
+        licensing.load_valid(str(tmp_path), "neural-text-to-speech")
+    forged = licensing.issue("neural-text-to-speech", "k", days=1)
+    forged["expiresAt"] = "2999-01-01T00:00:00+00:00"
+    licensing.write(tmp_path, forged)
+    with pytest.raises(licensing.LicenseError, match="signature"):
+        licensing.load_valid(str(tmp_path), "neural-text-to-speech")
+    expired_dir = tmp_path / "old"
+    expired_dir.mkdir()
+    licensing.write(expired_dir, licensing.issue("speech-to-text", "k", days=-1))
+    with pytest.raises(licensing.LicenseError, match="expired"):
+        licensing.load_valid(str(expired_dir), "speech-to-text")
+    with pytest.raises(licensing.LicenseError, match="license path was not found"):
+        licensing.load_valid(str(tmp_path / "missing"), "speech-to-text")
