@@ -15,15 +15,16 @@ export ANSIBLE_VAULT_PASSWORD_FILE ?= $(SANDBOX_STATE)/vault-password
 
 # The tests use their own sandbox, so they never touch the demo fleet.
 TEST_SANDBOX := SANDBOX_PREFIX=speechops-test SANDBOX_SUBNET=172.31.214.0/24 \
-                REGISTRY_LOCAL_PORT=127.0.0.1:5444 SANDBOX_HOSTS=0
+                REGISTRY_LOCAL_PORT=127.0.0.1:5444 SANDBOX_HOSTS=0 \
+                SANDBOX_BILLING=http://172.31.214.3:5001/
 
-.PHONY: help setup demo test lint yamllint ansible-lint changelog-lint sanity unit molecule \
+.PHONY: help setup demo test lint yamllint ansible-lint changelog-lint sanity unit integration molecule \
         sandbox-up sandbox-down sandbox-status sandbox-clean clean
 
 help:
 	@echo "make demo    - build the local sandbox fleet and run site.yml on it"
 	@echo "make test    - lint, sanity, unit tests and Molecule scenarios on a test sandbox"
-	@echo "make setup | sandbox-up | sandbox-down | sandbox-status | sandbox-clean | lint | sanity | unit | molecule"
+	@echo "make setup | sandbox-up | sandbox-down | sandbox-status | sandbox-clean | lint | sanity | unit | integration | molecule"
 
 setup: $(VENV)/.installed
 
@@ -48,7 +49,7 @@ sandbox-clean:
 demo: sandbox-up
 	ansible-playbook site.yml
 
-test: lint sanity unit molecule
+test: lint sanity unit integration
 
 lint: yamllint ansible-lint changelog-lint
 
@@ -67,10 +68,18 @@ sanity: setup
 unit: setup
 	python -m pytest tests/unit
 
-molecule: setup
-	$(TEST_SANDBOX) bash sandbox/sandbox.sh up
-	trap '$(TEST_SANDBOX) bash sandbox/sandbox.sh down' EXIT; \
+# Everything that needs Docker, on the test sandbox, which is removed afterwards even on failure.
+integration: setup
+	export $(TEST_SANDBOX) SANDBOX_REQUIRED=1; \
+	  trap 'bash sandbox/sandbox.sh down' EXIT; \
+	  bash sandbox/sandbox.sh up && \
+	  python -m pytest tests/emulator tests/sandbox && \
 	  molecule test --all
+
+molecule: setup
+	export $(TEST_SANDBOX); \
+	  trap 'bash sandbox/sandbox.sh down' EXIT; \
+	  bash sandbox/sandbox.sh up && molecule test --all
 
 clean: sandbox-down
 	rm -rf .cache .pytest_cache tests/output

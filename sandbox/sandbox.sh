@@ -49,6 +49,12 @@ make_registry_credentials() {
 }
 
 VAULT_PASSWORD_FILE="$SANDBOX_STATE/vault-password"
+API_KEY_FILE="$SANDBOX_STATE/api-key"
+API_KEY_SECONDARY_FILE="$SANDBOX_STATE/api-key-secondary"
+BILLING_ENV_FILE="$SANDBOX_STATE/billing.env"
+BILLING_NAME="${SANDBOX_PREFIX}-billing"
+BILLING_IP="$(subnet_ip 3)"
+EMULATOR_PREFIX="speechops.local"
 VAULT_FILE="$REPO_DIR/inventories/sandbox/group_vars/all/vault.yml"
 
 ansible_vault() {
@@ -65,11 +71,27 @@ vault_variable() {  # name, file holding the secret: the secret goes in on stdin
     2>"$SANDBOX_STATE/vault.log" || { cat "$SANDBOX_STATE/vault.log" >&2; die "ansible-vault could not encrypt $1"; }
 }
 
+# The billing stub accepts both keys of the sandbox's "Speech resource", as Azure gives two.
+make_api_keys() {
+  local key
+  for key in "$API_KEY_FILE" "$API_KEY_SECONDARY_FILE"; do
+    [ -s "$key" ] || ( umask 077; printf '%s' "$(openssl rand -hex 16)" >"$key" )
+  done
+  if [ ! -s "$BILLING_ENV_FILE" ] || [ "$BILLING_ENV_FILE" -ot "$API_KEY_SECONDARY_FILE" ]; then
+    ( umask 077; printf 'BILLING_STUB_KEYS=%s,%s\n' "$(cat "$API_KEY_FILE")" "$(cat "$API_KEY_SECONDARY_FILE")" >"$BILLING_ENV_FILE" )
+  fi
+}
+
 make_vault() {
   [ -s "$VAULT_PASSWORD_FILE" ] || ( umask 077; openssl rand -hex 32 >"$VAULT_PASSWORD_FILE" )
-  if [ ! -s "$VAULT_FILE" ] || [ "$VAULT_FILE" -ot "$REGISTRY_PASSWORD_FILE" ]; then
+  if [ ! -s "$VAULT_FILE" ] || [ "$VAULT_FILE" -ot "$REGISTRY_PASSWORD_FILE" ] || [ "$VAULT_FILE" -ot "$API_KEY_SECONDARY_FILE" ]; then
     log "writing the sandbox vault ($VAULT_FILE)"
-    ( umask 077; { echo "---"; vault_variable vault_sandbox_registry_password "$REGISTRY_PASSWORD_FILE"; } >"$VAULT_FILE.tmp" )
+    ( umask 077
+      { echo "---"
+        vault_variable vault_sandbox_registry_password "$REGISTRY_PASSWORD_FILE"
+        vault_variable vault_speech_api_key "$API_KEY_FILE"
+        vault_variable vault_speech_api_key_secondary "$API_KEY_SECONDARY_FILE"
+      } >"$VAULT_FILE.tmp" )
     mv "$VAULT_FILE.tmp" "$VAULT_FILE"
   fi
 }
@@ -101,6 +123,35 @@ ensure_registry() {
     -v "$REGISTRY_AUTH:/etc/docker/registry/auth:ro" \
     -v "$REGISTRY_NAME-data:/var/lib/docker-registry" \
     --restart unless-stopped "$REGISTRY_IMAGE" >/dev/null
+}
+
+# Emulator images are built locally under $EMULATOR_PREFIX and pushed under the same paths.
+push_images() {
+  local refs config
+  refs="$(BASE_IMAGE="$BASE_IMAGE" bash "$SANDBOX_DIR/emulator/build.sh" "$EMULATOR_PREFIX")"
+  config="$(mktemp -d)"
+  # A throw-away client config: the controller's own ~/.docker is never touched.
+  DOCKER_CONFIG="$config" docker login -u "$REGISTRY_USER" --password-stdin "$REGISTRY_LOCAL_PORT" \
+    <"$REGISTRY_PASSWORD_FILE" >/dev/null 2>&1 || { rm -rf "$config"; die "cannot log in to the registry at $REGISTRY_LOCAL_PORT"; }
+  log "pushing $(wc -l <<<"$refs") emulator images to the registry"
+  # shellcheck disable=SC2016
+  if ! xargs -P 4 -n 1 env DOCKER_CONFIG="$config" bash -c '
+        target="$0/${1#*/}"
+        docker tag "$1" "$target" && docker push -q "$target" >/dev/null && docker rmi "$target" >/dev/null' \
+        "$REGISTRY_LOCAL_PORT" <<<"$refs"; then
+    rm -rf "$config"; die "pushing the emulator images failed"
+  fi
+  rm -rf "$config"
+}
+
+ensure_billing() {
+  if container_exists "$BILLING_NAME"; then start_if_stopped "$BILLING_NAME"; return; fi
+  log "starting the billing stub at http://$BILLING_IP:5001/ (admin API on :5002)"
+  docker run -d --name "$BILLING_NAME" --hostname billing.sandbox \
+    --label "$SANDBOX_LABEL" --label speechops.sandbox.role=billing \
+    --network "$SANDBOX_NETWORK" --ip "$BILLING_IP" --network-alias billing.sandbox \
+    --env-file "$BILLING_ENV_FILE" --restart unless-stopped \
+    "$EMULATOR_PREFIX/speechops/billing-stub:1.0.0" --host 0.0.0.0 --port 5001 --admin-port 5002 >/dev/null
 }
 
 ensure_host() {  # index
@@ -162,6 +213,10 @@ SANDBOX_REGISTRY_USER=$REGISTRY_USER
 SANDBOX_REGISTRY_PASSWORD_FILE=$REGISTRY_PASSWORD_FILE
 SANDBOX_CA=$CA_DIR/ca.crt
 SANDBOX_VAULT_PASSWORD_FILE=$VAULT_PASSWORD_FILE
+SANDBOX_BILLING=http://$BILLING_IP:5001/
+SANDBOX_BILLING_ADMIN=http://$BILLING_IP:5002/
+SANDBOX_API_KEY_FILE=$API_KEY_FILE
+SANDBOX_API_KEY_SECONDARY_FILE=$API_KEY_SECONDARY_FILE
 SANDBOX_HOST_IMAGE=$HOST_IMAGE
 ENV
 }
@@ -171,13 +226,16 @@ cmd_up() {
   bash "$SANDBOX_DIR/images.sh"
   make_ca_and_registry_cert
   make_registry_credentials
+  make_api_keys
   make_vault
   ensure_network
   ensure_registry
+  wait_for_registry
+  push_images
+  ensure_billing
   local i
   for i in $(seq 1 "$SANDBOX_HOSTS"); do ensure_host "$i"; done
   for i in $(seq 1 "$SANDBOX_HOSTS"); do wait_for_systemd "$(host_name "$i")"; done
-  wait_for_registry
   write_env_file
   log "up: $SANDBOX_HOSTS hosts on $SANDBOX_NETWORK, registry $REGISTRY_HOSTNAME:$REGISTRY_PORT"
 }
