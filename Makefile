@@ -11,7 +11,8 @@ export ANSIBLE_FORCE_COLOR ?= false
 export PY_COLORS ?= 0
 # The sandbox's state (CA, registry password, vault password) and its vault; see sandbox/sandbox.sh.
 export SANDBOX_STATE ?= $(CURDIR)/.sandbox
-export ANSIBLE_VAULT_PASSWORD_FILE ?= $(SANDBOX_STATE)/vault-password
+# Only the targets that run playbooks on a sandbox read its vault (it exists once the sandbox is up).
+SANDBOX_VAULT := ANSIBLE_VAULT_PASSWORD_FILE=$(SANDBOX_STATE)/vault-password
 
 # The tests use their own sandbox, so they never touch the demo fleet.
 TEST_SANDBOX := SANDBOX_PREFIX=speechops-test SANDBOX_SUBNET=172.31.214.0/24 \
@@ -47,7 +48,7 @@ sandbox-clean:
 	bash sandbox/sandbox.sh clean
 
 demo: sandbox-up
-	ansible-playbook site.yml
+	$(SANDBOX_VAULT) ansible-playbook site.yml
 
 test: lint sanity unit integration
 
@@ -70,14 +71,14 @@ unit: setup
 
 # Everything that needs Docker, on the test sandbox, which is removed afterwards even on failure.
 integration: setup
-	export $(TEST_SANDBOX) SANDBOX_REQUIRED=1; \
+	export $(TEST_SANDBOX) $(SANDBOX_VAULT) SANDBOX_REQUIRED=1; \
 	  trap 'bash sandbox/sandbox.sh down' EXIT; \
 	  bash sandbox/sandbox.sh up && \
 	  python -m pytest tests/emulator tests/sandbox && \
 	  molecule test --all
 
 molecule: setup
-	export $(TEST_SANDBOX); \
+	export $(TEST_SANDBOX) $(SANDBOX_VAULT); \
 	  trap 'bash sandbox/sandbox.sh down' EXIT; \
 	  bash sandbox/sandbox.sh up && molecule test --all
 
