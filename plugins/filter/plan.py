@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, speechops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Filters around the fleet plan; the algorithm lives in module_utils/plan.py. Docs: the sidecar .yml files."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.speechops.speech.plugins.module_utils import plan as planner
+
+
+def _filter_error(exc):
+    return AnsibleFilterError(str(exc))
+
+
+def plan(services, hosts, port_base=planner.DEFAULT_PORT_BASE, port_max=planner.DEFAULT_PORT_MAX, strategy=planner.SPREAD,
+         rebalance=False, max_moves=0, registry=planner.DEFAULT_REGISTRY, profile=planner.DEFAULT_PROFILE,
+         allow_unknown_tags=False):
+    """speech_services | speechops.speech.plan(hosts, ...) -> the plan; fails with the capacity report."""
+    try:
+        return planner.build_plan(services, hosts, port_base=port_base, port_max=port_max, strategy=strategy,
+                                  rebalance=rebalance, max_moves=max_moves, registry=registry, profile=profile,
+                                  allow_unknown_tags=allow_unknown_tags)
+    except ValueError as exc:
+        raise _filter_error(exc)
+
+
+def speech_host_inputs(hosts, hostvars):
+    """groups['speech_hosts'] | speechops.speech.speech_host_inputs(hostvars) -> the plan filter's hosts argument."""
+    try:
+        return planner.host_inputs(hostvars, list(hosts) if isinstance(hosts, (list, tuple)) else hosts)
+    except (ValueError, KeyError) as exc:
+        raise _filter_error(exc)
+
+
+def _check_plan(value, filter_name):
+    if not hasattr(value, "get") or "hosts" not in value or "services" not in value:
+        raise AnsibleFilterError("%s expects the output of speechops.speech.plan, got %r" % (filter_name, type(value).__name__))
+
+
+def speech_plan_table(value):
+    _check_plan(value, "speech_plan_table")
+    return planner.plan_table(value)
+
+
+def speech_endpoints(value, lb_address=None, lb_ports=None):
+    _check_plan(value, "speech_endpoints")
+    try:
+        return planner.endpoints(value, lb_address=lb_address, lb_ports=lb_ports)
+    except (ValueError, TypeError) as exc:
+        raise _filter_error(exc)
+
+
+def speech_endpoints_markdown(value):
+    if not hasattr(value, "get") or "services" not in value:
+        raise AnsibleFilterError("speech_endpoints_markdown expects the output of speechops.speech.speech_endpoints")
+    return planner.endpoints_markdown(value)
+
+
+class FilterModule:
+    def filters(self):
+        return {
+            "plan": plan,
+            "speech_host_inputs": speech_host_inputs,
+            "speech_plan_table": speech_plan_table,
+            "speech_endpoints": speech_endpoints,
+            "speech_endpoints_markdown": speech_endpoints_markdown,
+        }
