@@ -25,10 +25,21 @@ build_base() {
   log "imported $BASE_IMAGE"
 }
 
+context_digest() {  # dir: changes whenever a file of the build context changes
+  (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)
+}
+
 build_from_dockerfile() {  # image, context dir
-  if image_exists "$1" && [ -z "${SANDBOX_REBUILD:-}" ]; then return; fi
+  local digest; digest="$(context_digest "$2")"
+  if [ -z "${SANDBOX_REBUILD:-}" ] && \
+     [ "$(docker image inspect -f '{{index .Config.Labels "speechops.sandbox.context"}}' "$1" 2>/dev/null)" = "$digest" ]; then
+    return
+  fi
   log "building $1"
-  docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$1" "$2" >/dev/null
+  local build_log; build_log="$(mktemp)"
+  docker build -q --label "speechops.sandbox.context=$digest" --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$1" "$2" \
+    >/dev/null 2>"$build_log" || { cat "$build_log" >&2; rm -f "$build_log"; die "building $1 failed"; }
+  rm -f "$build_log"
 }
 
 build_base

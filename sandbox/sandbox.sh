@@ -164,7 +164,6 @@ ensure_host() {  # index
     --network "$SANDBOX_NETWORK" --ip "$(subnet_ip $((10 + $1)))" --network-alias "host$1.sandbox" \
     --cap-add SYS_ADMIN --cap-add NET_ADMIN \
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-    --security-opt systempaths=unconfined \
     --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
     --tmpfs /run --tmpfs /run/lock \
     -v "$name-docker:/var/lib/docker" \
