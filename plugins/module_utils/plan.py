@@ -9,7 +9,8 @@ importable on Python 3.8. The filter plugin speechops.speech.plan is a thin wrap
 build_plan().
 
 Algorithm (fleet-anchors.md section 4, with the deviations noted where they are made):
-1. pinned replicas take their hosts first;
+1. pinned replicas take their hosts first, even a host too small or without AVX2: a pin is the
+   operator's explicit choice, the plan marks such a host overcommitted and preflight rejects it;
 2. current placements (read back from container labels) are kept while they still fit, so adding a
    host moves nothing and removing a host moves only its replicas;
 3. missing replicas are placed service by service, largest service first (first-fit decreasing packs
@@ -606,9 +607,9 @@ class _Planner:
         self.replicas[(service.name, index)] = replica
         return replica
 
-    def _settle(self, host, replica, wanted_port, pinned_port=None):
+    def _settle(self, host, replica, wanted_port, pinned_port=None, admit_any_size=False):
         """Occupies host with replica on wanted_port or the lowest free port; records why when it cannot."""
-        if not self._fits_resources(host, replica.service):
+        if not admit_any_size and not self._fits_resources(host, replica.service):
             why = self._why_host_refuses(host, replica.service.shape)
             replica.reason = "%s: %s" % (host.name, REFUSAL_WORDS[why])
             return False
@@ -656,8 +657,11 @@ class _Planner:
         return (idle or unclaimed)[0]
 
     def _settle_pinned(self, host, replica, wanted_port, pinned_port):
+        """A pin is the operator's explicit placement (like a Kubernetes nodeName): it bypasses the AVX2 and
+        capacity checks here, and preflight admits or rejects the host against it (like the kubelet).
+        Only a port that cannot be had makes a pin unplaceable."""
         replica.pinned = True
-        if not self._settle(host, replica, wanted_port, pinned_port):
+        if not self._settle(host, replica, wanted_port, pinned_port, admit_any_size=True):
             replica.reason = "pinned by speech_pinned to " + replica.reason
             self.unplaced.setdefault(replica.service.name, []).append(replica)
 
@@ -1032,6 +1036,11 @@ def _by_service_and_index(replica):
     return (replica.service.name, replica.index)
 
 
+def _overcommitted(host, replicas):
+    """Only pins can overcommit a host (see _settle_pinned); preflight then rejects it."""
+    return bool(replicas) and (not host.avx2 or host.used_cpu > host.cap_cpu or host.used_mem > host.cap_mem)
+
+
 def _render_hosts(hosts, placed):
     by_host = {}
     for replica in placed:
@@ -1046,6 +1055,7 @@ def _render_hosts(hosts, placed):
             "avx2": host.avx2,
             "capacity": {"cpus": host.cap_cpu / MILLI, "memory_mb": host.cap_mem},
             "allocated": {"cpus": host.used_cpu / MILLI, "memory_mb": host.used_mem},
+            "overcommitted": _overcommitted(host, replicas),
             "containers": [_container(replica) for replica in replicas],
             "remove": sorted(set(entry["name"] for entry in host.current if entry["name"] not in planned)),
         }
@@ -1097,6 +1107,7 @@ def _render(planner, options):
             "containers": len(placed),
             "moves": len(moves),
             "removals": sum(len(host["remove"]) for host in hosts.values()),
+            "overcommitted_hosts": sorted(name for name, host in hosts.items() if host["overcommitted"]),
         },
     }
 
@@ -1230,13 +1241,14 @@ def plan_table(plan):
         for container in host["containers"]:
             rows.append((host_name, container["name"], container["service"], str(container["host_port"]),
                          "%g" % container["cpus"], str(container["memory_mb"])))
-    usage = [("HOST", "CONTAINERS", "CPUS", "CPU%", "MEMORY_MB", "MEM%")]
+    usage = [("HOST", "CONTAINERS", "CPUS", "CPU%", "MEMORY_MB", "MEM%", "NOTE")]
     for host_name, host in plan["hosts"].items():
         capacity, allocated = host["capacity"], host["allocated"]
         usage.append((host_name, str(len(host["containers"])), "%g/%g" % (allocated["cpus"], capacity["cpus"]),
                       _percent(allocated["cpus"], capacity["cpus"]),
                       "%d/%d" % (allocated["memory_mb"], capacity["memory_mb"]),
-                      _percent(allocated["memory_mb"], capacity["memory_mb"])))
+                      _percent(allocated["memory_mb"], capacity["memory_mb"]),
+                      "OVERCOMMITTED by speech_pinned: preflight rejects it" if host.get("overcommitted") else ""))
     lines = _table(rows) + [""] + _table(usage)
     return "\n".join(lines) + "\n"
 

@@ -40,6 +40,9 @@ CLOCK_SOURCE_UNKNOWN = "unknown"
 CLOCK_POLICY_FAIL = "fail"
 CLOCK_POLICY_WARN = "warn"
 CLOCK_POLICIES = (CLOCK_POLICY_FAIL, CLOCK_POLICY_WARN)
+SIZE_POLICY_FAIL = "fail"  # a container below Microsoft's minimum size fails the host
+SIZE_POLICY_WARN = "warn"  # ... only warns: for emulated or test fleets, never for real containers
+SIZE_POLICIES = (SIZE_POLICY_FAIL, SIZE_POLICY_WARN)
 DEFAULT_MIN_CLOCK_MHZ = 2600  # "Each core must be >= 2.6 GHz" (contract 2: A1, D1, D4)
 DEFAULT_DISK_HEADROOM_MB = 2048
 
@@ -61,6 +64,7 @@ DEFAULT_OPTIONS = {
     "reserved_memory_mb": 0,
     "min_clock_mhz": DEFAULT_MIN_CLOCK_MHZ,
     "clock_policy": CLOCK_POLICY_FAIL,
+    "size_policy": SIZE_POLICY_FAIL,
     "image_disk_mb": None,
     "disk_headroom_mb": DEFAULT_DISK_HEADROOM_MB,
 }
@@ -144,6 +148,8 @@ def _options(options):
     _number(merged["min_clock_mhz"], "min_clock_mhz", minimum=0)
     if merged["clock_policy"] not in CLOCK_POLICIES:
         raise PreflightInputError("clock_policy must be one of {0}, got {1!r}".format(", ".join(CLOCK_POLICIES), merged["clock_policy"]))
+    if merged["size_policy"] not in SIZE_POLICIES:
+        raise PreflightInputError("size_policy must be one of {0}, got {1!r}".format(", ".join(SIZE_POLICIES), merged["size_policy"]))
     merged["image_disk_mb"] = _image_disk_mb(merged["image_disk_mb"])
     return merged
 
@@ -276,7 +282,8 @@ def _describe_service(service, members):
     return "service {0} ({1}){2}".format(service, members[0]["kind"], count)
 
 
-def check_container_sizes(containers):
+def check_container_sizes(containers, size_policy=SIZE_POLICY_FAIL):
+    """(failures, warnings): below minimum fails (warns under size_policy warn), below recommended warns."""
     failures, warnings = [], []
     for service, members in _by_service(containers).items():
         kind = members[0]["kind"]
@@ -289,7 +296,13 @@ def check_container_sizes(containers):
             continue
         below_minimum = _size_shortfall(members[0], *minimum)
         below_recommended = _size_shortfall(members[0], *recommended)
-        if below_minimum:
+        if below_minimum and size_policy == SIZE_POLICY_WARN:
+            warnings.append(finding(
+                CHECK_CONTAINER_SIZE,
+                "{0} is below Microsoft's minimum size: {1}".format(_describe_service(service, members), "; ".join(below_minimum)),
+                "accepted by speech_size_policy: warn (emulated or test fleets only); real containers need the minimum",
+            ))
+        elif below_minimum:
             failures.append(finding(
                 CHECK_CONTAINER_SIZE,
                 "{0} is below Microsoft's minimum size: {1}".format(_describe_service(service, members), "; ".join(below_minimum)),
@@ -508,7 +521,7 @@ def scrub_secret(report, secret):
 def check_host(facts, containers, options=None):
     """Report of every check of one host: {"host", "failures", "warnings", "ok", "demand", "text"}.
 
-    options: host, reserved_cpus, reserved_memory_mb, min_clock_mhz, clock_policy, image_disk_mb, disk_headroom_mb;
+    options: host, reserved_cpus, reserved_memory_mb, min_clock_mhz, clock_policy, size_policy, image_disk_mb, disk_headroom_mb;
     with any of eula, billing_endpoint, api_key (allow_http_billing) the fleet-input checks are folded in.
     Raises PreflightInputError on inputs of the wrong shape.
     """
@@ -522,7 +535,7 @@ def check_host(facts, containers, options=None):
     for check, reserved in ((CHECK_CPUS, settings["reserved_cpus"]), (CHECK_MEMORY, settings["reserved_memory_mb"])):
         check_failures, check_warnings, demand[check] = check_capacity(facts, containers, check, reserved)
         _extend(failures, warnings, (check_failures, check_warnings))
-    _extend(failures, warnings, check_container_sizes(containers))
+    _extend(failures, warnings, check_container_sizes(containers, settings["size_policy"]))
     _extend(failures, warnings, check_clock(facts, settings["min_clock_mhz"], settings["clock_policy"]))
     disk_failures, disk_warnings, disk_mb = check_disk(facts, containers, settings["image_disk_mb"], settings["disk_headroom_mb"])
     _extend(failures, warnings, (disk_failures, disk_warnings))

@@ -92,7 +92,7 @@ def test_design_example_places_every_replica_with_names_ports_and_labels():
     assert container["labels"]["speechops.managed"] == "true"
     assert container["labels"]["speechops.plan_hash"] == container["plan_hash"]
     assert container["labels"]["speechops.host_port"] == str(container["host_port"])
-    assert plan["summary"] == {"hosts": 3, "containers": 7, "moves": 0, "removals": 0}
+    assert plan["summary"] == {"hosts": 3, "containers": 7, "moves": 0, "removals": 0, "overcommitted_hosts": []}
 
 
 def test_sizes_add_model_memory_for_speech_to_text_and_honour_overrides():
@@ -239,9 +239,30 @@ def test_a_pin_claims_the_container_already_on_its_host():
     assert placements(plan)["speech-svc-1"][0] == "h1"
 
 
-def test_a_pin_that_cannot_be_honoured_is_in_the_report():
-    with pytest.raises(PlanCapacityError, match="pinned by speech_pinned to old: the host has no AVX2"):
-        build_plan([small("svc", 1)], {"old": host(avx2=False, pins=[{"service": "svc"}]), "new": host()})
+@pytest.mark.parametrize("pinned_host, overcommitted", [
+    (host(avx2=False), True),
+    (host(memory_mb=1024), True),
+    (host(vcpus=0.5), True),
+    (host(), False),
+])
+def test_a_pin_is_placed_even_where_it_does_not_fit_and_the_host_is_marked(pinned_host, overcommitted):
+    pinned_host["pins"] = [{"service": "svc"}]
+    plan = build_plan([small("svc", 2, cpus=1, memory_mb=2048)], {"pinned": pinned_host, "other": host()})
+    assert placements(plan)["speech-svc-1"][0] == "pinned"
+    assert plan["hosts"]["pinned"]["overcommitted"] is overcommitted
+    assert plan["summary"]["overcommitted_hosts"] == (["pinned"] if overcommitted else [])
+    assert plan["hosts"]["other"]["overcommitted"] is False
+
+
+def test_nothing_unpinned_joins_an_overcommitted_host():
+    hosts = {"small": host(memory_mb=1024, pins=[{"service": "big"}]), "other": host()}
+    plan = build_plan([small("big", 1, memory_mb=2048), small("svc", 3, memory_mb=256)], hosts)
+    assert [container["service"] for container in plan["hosts"]["small"]["containers"]] == ["big"]
+
+
+def test_a_pin_whose_port_cannot_be_had_is_in_the_report():
+    with pytest.raises(PlanCapacityError, match="pinned by speech_pinned to h1: its host-port range is exhausted"):
+        build_plan([small("svc", 1)], {"h1": host(pins=[{"service": "svc"}], ports_in_use=[5100, 5101])}, port_max=5101)
 
 
 @pytest.mark.parametrize("pins, message", [
@@ -414,8 +435,14 @@ def test_plan_table_lists_containers_and_utilisation():
     assert [line.split()[1:] for line in lines[1:3]] == [["speech-svc-1", "svc", "5100", "8", "16384"],
                                                          ["speech-svc-2", "svc", "5100", "8", "16384"]]
     assert lines[3] == ""
-    assert lines[4].split() == ["HOST", "CONTAINERS", "CPUS", "CPU%", "MEMORY_MB", "MEM%"]
+    assert lines[4].split() == ["HOST", "CONTAINERS", "CPUS", "CPU%", "MEMORY_MB", "MEM%", "NOTE"]
     assert lines[5].split() == ["h1", "1", "8/32", "25%", "16384/65536", "25%"]
+
+
+def test_plan_table_marks_a_host_overcommitted_by_pins():
+    hosts = {"small": host(memory_mb=1024, pins=[{"service": "svc"}]), "big": host()}
+    lines = planner.plan_table(build_plan([small("svc", 1, memory_mb=2048)], hosts)).splitlines()
+    assert [line.split()[0] for line in lines if "OVERCOMMITTED by speech_pinned" in line] == ["small"]
 
 
 def test_endpoints_catalog_and_markdown():

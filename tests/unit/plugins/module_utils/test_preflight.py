@@ -156,6 +156,15 @@ def test_container_size_against_minimum_and_recommended(kind, cpus, memory_mb, f
     assert checks(report["warnings"]) == warnings
 
 
+@pytest.mark.parametrize("policy, failures, warnings", [("fail", ["container_size"], []), ("warn", [], ["container_size"])])
+def test_size_policy_warn_turns_a_below_minimum_failure_into_a_warning(policy, failures, warnings):
+    tiny = [container("speech-stt-1", catalog.SPEECH_TO_TEXT, STT_IMAGE, cpus=0.5, memory_mb=512)]
+    report = check_host(healthy_facts(), tiny, {"size_policy": policy})
+    assert checks(report["failures"]) == failures
+    assert checks(report["warnings"]) == warnings
+    assert "below Microsoft's minimum size" in (report["failures"] + report["warnings"])[0]["message"]
+
+
 def test_recommended_size_warning_names_the_service_and_variable():
     report = check_host(healthy_facts(), [container("speech-stt-1", catalog.SPEECH_TO_TEXT, STT_IMAGE, cpus=4, memory_mb=8192)])
     warning = report["warnings"][0]
@@ -393,6 +402,7 @@ INPUT_ERRORS = [
     ("unknown_option", healthy_facts(), [], {"reserved_cpu": 1}, "unknown option(s) reserved_cpu"),
     ("negative_reservation", healthy_facts(), [], {"reserved_memory_mb": -1}, "reserved_memory_mb must be >= 0"),
     ("bad_clock_policy", healthy_facts(), [], {"clock_policy": "ignore"}, "clock_policy must be one of fail, warn"),
+    ("bad_size_policy", healthy_facts(), [], {"size_policy": "off"}, "size_policy must be one of fail, warn"),
     ("image_disk_mb_unknown_kind", healthy_facts(), [], {"image_disk_mb": {"stt": 1}}, "image_disk_mb: 'stt' is not a Speech container kind"),
     ("image_disk_mb_not_a_number", healthy_facts(), [], {"image_disk_mb": {"speech-to-text": "8G"}}, "image_disk_mb[speech-to-text]"),
 ]
