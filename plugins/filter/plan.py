@@ -17,14 +17,20 @@ def _filter_error(exc):
     return AnsibleFilterError(str(exc))
 
 
-def plan(services, hosts, port_base=planner.DEFAULT_PORT_BASE, port_max=planner.DEFAULT_PORT_MAX, strategy=planner.SPREAD,
-         rebalance=False, max_moves=0, registry=planner.DEFAULT_REGISTRY, profile=planner.DEFAULT_PROFILE,
-         allow_unknown_tags=False):
+def _given(value, default):
+    """None (an unset speech_* variable passed as `| default(none)`) means the planner's default."""
+    return default if value is None else value
+
+
+def plan(services, hosts, port_base=None, port_max=None, strategy=None, rebalance=None, max_moves=None, registry=None,
+         profile=None, allow_unknown_tags=None):
     """speech_services | speechops.speech.plan(hosts, ...) -> the plan; fails with the capacity report."""
     try:
-        return planner.build_plan(services, hosts, port_base=port_base, port_max=port_max, strategy=strategy,
-                                  rebalance=rebalance, max_moves=max_moves, registry=registry, profile=profile,
-                                  allow_unknown_tags=allow_unknown_tags)
+        return planner.build_plan(services, hosts, port_base=_given(port_base, planner.DEFAULT_PORT_BASE),
+                                  port_max=_given(port_max, planner.DEFAULT_PORT_MAX), strategy=_given(strategy, planner.SPREAD),
+                                  rebalance=_given(rebalance, False), max_moves=_given(max_moves, 0),
+                                  registry=_given(registry, planner.DEFAULT_REGISTRY), profile=_given(profile, planner.DEFAULT_PROFILE),
+                                  allow_unknown_tags=_given(allow_unknown_tags, False))
     except ValueError as exc:
         raise _filter_error(exc)
 

@@ -76,6 +76,12 @@ def speech_preflight(facts, containers, **options):
         raise AnsibleFilterError("{0}: {1}".format(FILTER_NAME, exc)) from None
 
 
+def speech_fleet_check(eula, billing_endpoint=None, api_key=None, allow_http_billing=False):
+    """speech_eula | speechops.speech.speech_fleet_check(billing_endpoint, api_key, ...) -> the fleet inputs report."""
+    plain = _plain_options({"api_key": api_key, "allow_http_billing": allow_http_billing})
+    return preflight.check_fleet(eula, billing_endpoint, plain["api_key"], plain["allow_http_billing"])
+
+
 class FilterModule:
     def filters(self):
-        return {FILTER_NAME: speech_preflight}
+        return {FILTER_NAME: speech_preflight, "speech_fleet_check": speech_fleet_check}

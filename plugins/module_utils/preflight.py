@@ -566,16 +566,28 @@ def _finding_line(entry, label=""):
     return "  - [{0}] {1}{2} -> {3}".format(entry["check"], label, entry["message"], entry["fix"])
 
 
-def format_report(host, report):
+def check_fleet(eula, billing_endpoint, api_key, allow_http_billing=False):
+    """Report of the fleet-wide inputs, checked once on the controller: {"failures", "warnings", "ok", "text"}."""
+    report = {
+        "failures": check_fleet_inputs(eula, billing_endpoint, api_key, allow_http_billing),
+        "warnings": fleet_input_warnings(billing_endpoint, allow_http_billing),
+    }
+    report["ok"] = not report["failures"]
+    scrub_secret(report, api_key)
+    report["text"] = format_report(None, report, subject="fleet inputs")
+    return report
+
+
+def format_report(host, report, subject=None):
     """One block per host: a header line, then one line per failure, then one per warning."""
-    host = "(unnamed)" if host is None else host
+    host = subject or "host {0}".format("(unnamed)" if host is None else host)
     counts = "{0}, {1}".format(_plural(len(report["failures"]), "failure"), _plural(len(report["warnings"]), "warning"))
     if report["failures"]:
-        header = "host {0}: FAILED ({1})".format(host, counts)
+        header = "{0}: FAILED ({1})".format(host, counts)
     elif report["warnings"]:
-        header = "host {0}: OK ({1})".format(host, _plural(len(report["warnings"]), "warning"))
+        header = "{0}: OK ({1})".format(host, _plural(len(report["warnings"]), "warning"))
     else:
-        header = "host {0}: OK".format(host)
+        header = "{0}: OK".format(host)
     lines = [header]
     lines += [_finding_line(entry) for entry in report["failures"]]
     lines += [_finding_line(entry, "warning: ") for entry in report["warnings"]]

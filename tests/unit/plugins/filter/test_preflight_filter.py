@@ -16,7 +16,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.speechops.speech.plugins.filter import preflight as preflight_filter
-from ansible_collections.speechops.speech.plugins.filter.preflight import FilterModule, speech_preflight
+from ansible_collections.speechops.speech.plugins.filter.preflight import FilterModule, speech_fleet_check, speech_preflight
 
 FILTER_DIR = Path(preflight_filter.__file__).resolve().parent
 COLLECTIONS_DIR = Path(__file__).resolve().parents[3].parent / "collections"
@@ -28,7 +28,7 @@ LID = {"name": "speech-lid-1", "service": "lid", "kind": "language-detection", "
 
 
 def test_filter_module_exposes_speech_preflight():
-    assert FilterModule().filters() == {"speech_preflight": speech_preflight}
+    assert FilterModule().filters() == {"speech_preflight": speech_preflight, "speech_fleet_check": speech_fleet_check}
 
 
 def test_sidecar_docs_name_the_filter():
@@ -81,6 +81,26 @@ def test_fleet_inputs_are_checked_when_given():
     assert report["ok"] and report["warnings"] == []
     report = speech_preflight(FACTS, [LID], eula="accept", billing_endpoint="http://billing-stub:8080/", api_key=SECRET_KEY)
     assert [entry["check"] for entry in report["failures"]] == ["billing_endpoint"]
+
+
+def test_fleet_check_reports_every_bad_input_once_without_the_key():
+    report = speech_fleet_check("yes", "ftp://" + SECRET_KEY.lower() + ".example/", EncryptedString("changeme"))
+    assert [entry["check"] for entry in report["failures"]] == ["eula", "billing_endpoint", "api_key"]
+    assert report["ok"] is False and report["text"].startswith("fleet inputs: FAILED (3 failures, 0 warnings)")
+    report = speech_fleet_check("accept", "https://a.example/", EncryptedString(SECRET_KEY))
+    assert report["ok"] is True and [entry["check"] for entry in report["warnings"]] == ["billing_endpoint"]
+    assert SECRET_KEY not in repr(report)
+
+
+def test_fleet_check_redacts_a_key_pasted_as_the_endpoint():
+    report = speech_fleet_check("accept", "https://" + SECRET_KEY + ".example/", SECRET_KEY)
+    assert SECRET_KEY.lower() not in repr(report).lower() and "<redacted>" in report["text"]
+
+
+@pytest.mark.parametrize("allow", ["maybe", 2])
+def test_fleet_check_names_a_bad_allow_http_billing(allow):
+    with pytest.raises(AnsibleFilterError, match="allow_http_billing"):
+        speech_fleet_check("accept", "http://10.0.0.1/", SECRET_KEY, allow_http_billing=allow)
 
 
 class EncryptedString:
