@@ -72,10 +72,21 @@ LABEL_PLAN_HASH = LABEL_PREFIX + "plan_hash"
 LABEL_HOST_PORT = LABEL_PREFIX + "host_port"
 SERVICE_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
 SETTINGS_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_:.-]*$")
-ROLE_OWNED_SETTINGS = ("eula", "billing", "apikey")
+# Settings the speech_containers role writes itself, from its own (partly vaulted) variables.
+ROLE_OWNED_SETTINGS = {
+    "eula": "speech_eula", "billing": "speech_billing_endpoint", "apikey": "the vaulted speech_api_key",
+    "http_proxy": "speech_http_proxy", "http_proxy_creds": "the vaulted speech_http_proxy_creds",
+    "https_proxy": "speech_http_proxy", "no_proxy": "speech_no_proxy",
+    "mounts:output": "speech_output", "mounts:license": "speech_disconnected", "downloadlicense": "playbooks/license.yml",
+    "applicationinsights:instrumentationkey": "the vaulted speech_application_insights_key",
+    "cloudai:sentimentanalysissettings:sentimentanalysisapikey": "the vaulted speech_sentiment_api_key",
+}
+SERVICE_KEYS = ("name", "kind", "replicas", "version", "locale", "voice", "preview", "model_id", "digest", "profile",
+                "cpus", "memory_mb", "settings", "extra_settings")
+DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 STT_KINDS = ("speech-to-text", "custom-speech-to-text")
 MODEL_ID_KINDS = ("custom-speech-to-text",)
-SERVICE_KEYS_WITH_STRINGS = ("version", "locale", "voice", "model_id", "profile")
+SERVICE_KEYS_WITH_STRINGS = ("version", "locale", "voice", "model_id", "profile", "digest")
 
 REASON_NO_AVX2 = "no AVX2"
 REASON_MEMORY = "memory"
@@ -193,31 +204,53 @@ def _service_kind(raw, where):
     return str(kind)
 
 
-def _service_settings(raw, where, kind, model_id):
-    settings = raw.get("settings")
+def _settings_mapping(raw, where, field):
+    settings = raw.get(field)
     if settings is None:
-        settings = {}
+        return {}
     if not _is_mapping(settings):
-        raise PlanInputError("%s.settings must be a mapping of setting name to value, got %r" % (where, settings))
+        raise PlanInputError("%s.%s must be a mapping of setting name to value, got %r" % (where, field, settings))
+    return settings
+
+
+def _service_settings(raw, where, kind, model_id):
+    """settings: the kind's documented settings only; extra_settings: anything else, passed through as given."""
+    documented = dict((name.lower(), name) for name in catalog.fact(kind, "settings", ()))
     clean = {}
-    for key in settings.keys():
-        if not isinstance(key, str) or not SETTINGS_KEY_RE.match(key):
-            raise PlanInputError("%s.settings has an invalid setting name %r" % (where, key))
-        if key.lower() in ROLE_OWNED_SETTINGS:
-            raise PlanInputError(
-                "%s.settings.%s is not allowed: Eula, Billing and ApiKey come from speech_eula, "
-                "speech_billing_endpoint and the vaulted speech_api_key" % (where, key))
-        clean[str(key)] = _setting_value(settings[key], "%s.settings.%s" % (where, key))
+    for field in ("settings", "extra_settings"):
+        settings = _settings_mapping(raw, where, field)
+        for key in settings.keys():
+            if not isinstance(key, str) or not SETTINGS_KEY_RE.match(key):
+                raise PlanInputError("%s.%s has an invalid setting name %r" % (where, field, key))
+            if key.lower() in ROLE_OWNED_SETTINGS:
+                raise PlanInputError("%s.%s.%s is not allowed: the role sets it from %s"
+                                     % (where, field, key, ROLE_OWNED_SETTINGS[key.lower()]))
+            if field == "settings" and key.lower() not in documented:
+                raise PlanInputError(
+                    "%s.settings.%s is not a documented setting of %s (documented: %s); if the container really takes it, "
+                    "put it under %s.extra_settings" % (where, key, kind, ", ".join(sorted(
+                        name for lower, name in documented.items() if lower not in ROLE_OWNED_SETTINGS)), where))
+            name = documented.get(key.lower(), str(key)) if field == "settings" else str(key)
+            clean[name] = _setting_value(settings[key], "%s.%s.%s" % (where, field, key))
     if model_id is not None:
         clean["ModelId"] = model_id
     return dict(sorted(clean.items()))
+
+
+def _check_service_keys(raw, where):
+    unknown = sorted(str(key) for key in raw.keys() if key not in SERVICE_KEYS)
+    if unknown:
+        raise PlanInputError("%s has unknown key(s) %s: use %s" % (where, ", ".join(unknown), ", ".join(SERVICE_KEYS)))
 
 
 def _setting_value(value, where):
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
-        return str(value)
+        value = str(value)
+        if "\n" in value or "\r" in value or "\0" in value:
+            raise PlanInputError("%s must be one line: an env file cannot hold a line break" % where)
+        return value
     raise PlanInputError("%s must be a string, number or boolean, got %r" % (where, value))
 
 
@@ -237,16 +270,23 @@ def _service_sizes(raw, where, kind, profile):
 
 def _service_image(raw, where, kind, registry, allow_unknown):
     try:
-        return str(image_reference(kind, version=raw.get("version"), locale=raw.get("locale"), voice=raw.get("voice"),
-                                   registry=registry, allow_unknown=allow_unknown, preview=raw.get("preview")))
+        image = str(image_reference(kind, version=raw.get("version"), locale=raw.get("locale"), voice=raw.get("voice"),
+                                    registry=registry, allow_unknown=allow_unknown, preview=raw.get("preview")))
     except ValueError as exc:
         raise PlanInputError("%s: %s" % (where, exc))
+    digest = raw.get("digest")
+    if digest is None:
+        return image
+    if not DIGEST_RE.match(digest):
+        raise PlanInputError("%s.digest must be sha256:<64 hex digits> (from docker buildx imagetools inspect), got %r" % (where, digest))
+    return image + "@" + digest  # the tag stays for readers; Docker pulls and runs the digest
 
 
 def _parse_service(raw, position, registry, profile, allow_unknown):
     where = "speech_services[%d]" % position
     if not _is_mapping(raw):
         raise PlanInputError("%s must be a mapping with name, kind and replicas, got %r" % (where, raw))
+    _check_service_keys(raw, where)
     for key in SERVICE_KEYS_WITH_STRINGS:
         _as_optional_str(raw.get(key), "%s.%s" % (where, key))
     service = _Service()
@@ -1193,6 +1233,7 @@ def _current_from_facts(facts, hostvars_of_host):
 def host_inputs(hostvars, hosts):
     """Build build_plan()'s hosts argument from Ansible hostvars for the given inventory hosts.
 
+    The address is speech_address, else the fact primary_ipv4, else ansible_host, else the name.
     Reads the speech_host fact (vcpus_usable, memory_usable_mb, avx2) and the inventory variables
     speech_fault_domain, speech_reserved_cpus, speech_reserved_memory_mb, speech_pinned, plus
     speech_current_containers ([{name, service, host_port}] from the speechops.* labels) and
@@ -1209,7 +1250,7 @@ def host_inputs(hostvars, hosts):
             raise PlanInputError("host %s: the speech_host fact is missing: run speechops.speech.host_facts on it first" % name)
         ports = variables.get("speech_ports_in_use")
         inputs[str(name)] = {
-            "address": variables.get("ansible_host") or name,
+            "address": variables.get("speech_address") or facts.get("primary_ipv4") or variables.get("ansible_host") or name,
             "vcpus_usable": facts.get("vcpus_usable"),
             "memory_usable_mb": facts.get("memory_usable_mb"),
             "avx2": facts.get("avx2") is True,

@@ -288,6 +288,14 @@ ansible_facts:
               returned: always
               type: str
               sample: Debian
+        primary_ipv4:
+          description:
+            - The IPv4 address the host's default route leaves from (no packet is sent to find it), or null without one.
+            - The plan uses it as the host's address for load balancers and the endpoints catalog unless the inventory
+              sets C(speech_address).
+          returned: always
+          type: str
+          sample: 10.0.0.11
         python_version:
           description: Version of the Python interpreter that ran the module on the target.
           returned: always
@@ -296,6 +304,7 @@ ansible_facts:
 """
 
 import platform
+import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -358,6 +367,18 @@ def gstreamer_facts(module):
     return {"installed": False, "version": None}
 
 
+def primary_ipv4():
+    """Source address of the default route: a UDP socket's connect() picks it without sending anything."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.connect(("192.0.2.1", 9))  # TEST-NET-1 (RFC 5737), discard port; UDP connect sends no packet
+        return probe.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        probe.close()
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -372,6 +393,7 @@ def main():
         architecture=platform.machine() or None,
         docker=docker,
         gstreamer=gstreamer_facts(module),
+        primary_ipv4=primary_ipv4(),
         python_version=platform.python_version(),
     )
     facts.update(container_facts(inspect_all_containers(module, docker), listening_ports()))

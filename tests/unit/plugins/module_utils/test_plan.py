@@ -112,9 +112,36 @@ def test_minimum_profile_shrinks_containers():
 
 
 def test_cstt_model_id_becomes_the_model_setting():
-    plan = build_plan([{"name": "c", "kind": CSTT, "model_id": "m-1", "replicas": 1, "settings": {"DECODER_MAX_COUNT": 4}}],
+    plan = build_plan([{"name": "c", "kind": CSTT, "model_id": "m-1", "replicas": 1, "settings": {"logging:console:loglevel:default": "Debug"}}],
                       {"h1": host()})
-    assert plan["hosts"]["h1"]["containers"][0]["settings"] == {"DECODER_MAX_COUNT": "4", "ModelId": "m-1"}
+    assert plan["hosts"]["h1"]["containers"][0]["settings"] == {"Logging:Console:LogLevel:Default": "Debug", "ModelId": "m-1"}
+
+
+def test_extra_settings_pass_through_as_given_and_settings_are_checked_against_the_kind():
+    plan = build_plan([{"name": "s", "kind": "speech-to-text", "replicas": 1, "settings": {"DECODER_MAX_COUNT": 2},
+                        "extra_settings": {"SpeechNew:Flag": True}}], {"h1": host()})
+    assert plan["hosts"]["h1"]["containers"][0]["settings"] == {"DECODER_MAX_COUNT": "2", "SpeechNew:Flag": "true"}
+    with pytest.raises(PlanInputError, match=r"settings.SpeechNew:Flag is not a documented setting of speech-to-text .*extra_settings"):
+        build_plan([{"name": "s", "kind": "speech-to-text", "replicas": 1, "settings": {"SpeechNew:Flag": 1}}], {"h1": host()})
+
+
+@pytest.mark.parametrize("service, message", [
+    ({"name": "s", "kind": LID, "replica": 2}, r"unknown key\(s\) replica: use name, kind, replicas"),
+    ({"name": "s", "kind": LID, "replicas": 1, "extra_settings": {"HTTP_PROXY": "http://p:3128"}},
+     r"extra_settings.HTTP_PROXY is not allowed: the role sets it from speech_http_proxy"),
+    ({"name": "s", "kind": LID, "replicas": 1, "settings": {"Mounts:Output": "/x"}}, r"settings.Mounts:Output is not allowed"),
+    ({"name": "s", "kind": LID, "replicas": 1, "settings": {"Logging:Console:LogLevel:Default": "a\nApiKey=x"}}, r"must be one line"),
+    ({"name": "s", "kind": LID, "replicas": 1, "digest": "sha256:abc"}, r"digest must be sha256:<64 hex digits>"),
+])
+def test_bad_service_entries_are_named(service, message):
+    with pytest.raises(PlanInputError, match=message):
+        build_plan([service], {"h1": host()})
+
+
+def test_a_digest_pins_the_image():
+    digest = "sha256:" + "ab" * 32
+    plan = build_plan([lid(digest=digest)], {"h1": host()})
+    assert plan["hosts"]["h1"]["containers"][0]["image"].endswith(":1.18.0-amd64-preview@" + digest)
 
 
 def test_fault_domains_spread_before_hosts_are_reused():
@@ -476,6 +503,16 @@ def test_host_inputs_reads_facts_and_inventory_variables():
                             "ports_in_use": [22], "current": [{"name": "speech-svc-1", "service": "svc", "host_port": 5100}]}
     assert inputs["h2"]["ports_in_use"] == [5432] and inputs["h2"]["address"] == "h2" and inputs["h2"]["avx2"] is False
     assert build_plan([small("svc", 1)], inputs)["hosts"]["h1"]["containers"][0]["host_port"] == 5100
+
+
+@pytest.mark.parametrize("variables, address", [
+    ({"speech_address": "10.9.9.9", "ansible_host": "bastion-name"}, "10.9.9.9"),
+    ({"ansible_host": "speechops-sbx-host1"}, "172.31.213.11"),
+    ({}, "172.31.213.11"),
+])
+def test_host_address_prefers_speech_address_then_the_primary_ipv4(variables, address):
+    facts = {"vcpus_usable": 4.0, "memory_usable_mb": 8192, "avx2": True, "primary_ipv4": "172.31.213.11"}
+    assert planner.host_inputs({"h1": dict(variables, speech_host=facts)}, ["h1"])["h1"]["address"] == address
 
 
 def test_host_inputs_names_a_host_without_facts():

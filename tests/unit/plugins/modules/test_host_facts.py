@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 
@@ -125,6 +126,7 @@ def test_reports_every_fact_of_the_recorded_host(run_module, tmp_path):
     assert [(c["name"], c["service"], c["host_port"], c["running"]) for c in facts["containers"]] == [("speech-stt-1", "stt", 5100, True)]
     assert facts["ports_in_use"] == [22, 5101]
     assert isinstance(facts["architecture"], str) and facts["architecture"]
+    assert facts["primary_ipv4"] is None or ipaddress.IPv4Address(facts["primary_ipv4"]).version == 4
 
 
 def test_return_documentation_matches_the_result(run_module, tmp_path):

@@ -1,0 +1,200 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, speechops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""How one planned container runs: its settings, env file path, mounts, directories, ports and limits.
+
+Pure functions; stdlib only; Python 3.8+. The filter speechops.speech.speech_container_spec wraps
+run_spec(). Secrets are not handled here: the spec names which secret settings the env file must
+carry (secret_settings), and the role's env template writes their values, so no secret ever passes
+through a return value that Ansible could print.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.speechops.speech.plugins.module_utils import catalog
+from ansible_collections.speechops.speech.plugins.module_utils.image_ref import parse_image_reference
+
+CONTAINER_UID = 65532  # the images' nonroot user (contract 4.2); mounted folders must be writable by it
+ENV_FILE_NAME = "env"
+DESCRIPTION_FILE_NAME = "container.json"
+DEFAULT_OPTIONS = {
+    "config_dir": "/etc/speechops",
+    "data_dir": "/var/lib/speechops",
+    "bind_address": "0.0.0.0",
+    "eula": "accept",
+    "billing_endpoint": None,
+    "log_level": None,
+    "http_proxy": None,
+    "http_proxy_creds": False,  # whether a vaulted proxy credential exists (its value never comes here)
+    "no_proxy": (),
+    "application_insights": False,
+    "sentiment_api_key": False,
+    "output": False,
+    "disk_logging": False,
+    "disconnected": False,
+    "license_dir": None,
+}
+# Environment names of the settings the role writes; ":" nests, "__" in environment names (contract 2).
+SECRET_API_KEY = "ApiKey"
+SECRET_PROXY_CREDS = "HTTP_PROXY_CREDS"
+SECRET_APPLICATION_INSIGHTS = "ApplicationInsights__InstrumentationKey"
+SECRET_SENTIMENT = "CloudAI__SentimentAnalysisSettings__SentimentAnalysisApiKey"
+SENTIMENT_HOST_SETTING = "CloudAI:SentimentAnalysisSettings:TextAnalyticsHost"
+
+
+class SpecError(ValueError):
+    """A planned container or an option the spec cannot be built from; names the input."""
+
+
+def env_name(setting):
+    """'Logging:Console:LogLevel:Default' -> 'Logging__Console__LogLevel__Default' (ASP.NET Core's env form)."""
+    return setting.replace(":", "__")
+
+
+def _options(options):
+    unknown = sorted(set(options or {}) - set(DEFAULT_OPTIONS))
+    if unknown:
+        raise SpecError("unknown option(s) {0}: use {1}".format(", ".join(unknown), ", ".join(sorted(DEFAULT_OPTIONS))))
+    merged = dict(DEFAULT_OPTIONS)
+    merged.update((key, value) for key, value in (options or {}).items() if value is not None)
+    for key in ("config_dir", "data_dir"):
+        if not isinstance(merged[key], str) or not merged[key].startswith("/"):
+            raise SpecError("{0} must be an absolute path, got {1!r}".format(key, merged[key]))
+    if merged["disconnected"] and not merged["license_dir"]:
+        raise SpecError("disconnected mode needs license_dir: the host folder holding the licence files (playbooks/license.yml)")
+    if not merged["disconnected"] and not merged["billing_endpoint"]:
+        raise SpecError("billing_endpoint is required in connected mode (speech_billing_endpoint)")
+    if isinstance(merged["no_proxy"], str):
+        merged["no_proxy"] = [part.strip() for part in merged["no_proxy"].split(",") if part.strip()]
+    return merged
+
+
+def _mounts(container, options, container_dir):
+    """(mounts, directories, settings) for the documented mounts this container uses."""
+    kind = container["kind"]
+    documented = set(mount["name"] for mount in catalog.fact(kind, "mounts", ()))
+    mounts, directories, settings = [], [], {}
+
+    def bind(name, source, target, read_only=False, own=True):
+        mounts.append({"type": "bind", "source": source, "target": target, "read_only": read_only})
+        if own:
+            directories.append({"path": source, "owner": CONTAINER_UID, "group": CONTAINER_UID, "mode": "0750", "mount": name})
+
+    if catalog.MOUNT_MODELS["name"] in documented:
+        # custom models: the container downloads the ModelId's model here once and keeps it across restarts
+        bind("models", container_dir + "/models", catalog.MOUNT_MODELS["path"])
+    wants_output = options["output"] or options["disk_logging"] or options["disconnected"]
+    if wants_output and catalog.MOUNT_OUTPUT["name"] in documented:
+        bind("output", container_dir + "/output", catalog.MOUNT_OUTPUT["path"])
+        settings[catalog.MOUNT_OUTPUT["setting"]] = catalog.MOUNT_OUTPUT["path"]
+    if options["disk_logging"]:
+        settings["Logging:Disk:Format"] = "json"
+    if options["disconnected"]:
+        if catalog.MOUNT_LICENSE["name"] not in documented:
+            raise SpecError("{0}: kind {1} has no disconnected mode; set speech_disconnected: false or remove the service".format(
+                container["name"], kind))
+        bind("license", options["license_dir"], catalog.MOUNT_LICENSE["path"], read_only=True, own=False)
+        settings[catalog.MOUNT_LICENSE["setting"]] = catalog.MOUNT_LICENSE["path"]
+    return mounts, directories, settings
+
+
+def _settings(container, options, mount_settings):
+    """Non-secret settings in environment form, sorted; plus the names of the secret ones the env file adds."""
+    settings = {"Eula": options["eula"]}
+    secrets = []
+    if not options["disconnected"]:
+        settings["Billing"] = options["billing_endpoint"]
+        secrets.append(SECRET_API_KEY)
+    if options["log_level"]:
+        settings["Logging:Console:LogLevel:Default"] = options["log_level"]
+    if options["http_proxy"]:
+        settings["HTTP_PROXY"] = options["http_proxy"]
+        # without NO_PROXY the container sends its own internal gRPC calls to the proxy (contract, issue #112998)
+        no_proxy = catalog.EXTRA_ENVIRONMENT["NO_PROXY"].split(",") + [host for host in options["no_proxy"]]
+        settings["NO_PROXY"] = ",".join(sorted(set(no_proxy), key=no_proxy.index))
+        if options["http_proxy_creds"]:
+            secrets.append(SECRET_PROXY_CREDS)
+    if options["application_insights"]:
+        secrets.append(SECRET_APPLICATION_INSIGHTS)
+    planned = container.get("settings") or {}
+    if options["sentiment_api_key"] and SENTIMENT_HOST_SETTING in planned:
+        secrets.append(SECRET_SENTIMENT)
+    settings.update(mount_settings)
+    settings.update(planned)
+    for key, value in settings.items():
+        if not isinstance(value, str) or any(char in value for char in "\r\n\0"):
+            raise SpecError("{0}: setting {1} must be a one-line string, got {2!r}".format(container["name"], key, value))
+    return dict(sorted((env_name(key), value) for key, value in settings.items())), secrets
+
+
+def _description(container, spec):
+    """What the container is, for audit and the endpoints catalog: never a secret, never a secret's name."""
+    return {
+        "name": container["name"],
+        "service": container["service"],
+        "kind": container["kind"],
+        "replica": container.get("replica"),
+        "image": container["image"],
+        "host_port": container["host_port"],
+        "container_port": container["container_port"],
+        "cpus": container["cpus"],
+        "memory_mb": container["memory_mb"],
+        "settings": dict((key, value) for key, value in spec["env"].items() if key != "Billing"),
+        "billing_endpoint": spec["env"].get("Billing"),
+        "mounts": spec["mounts"],
+        "plan_hash": container.get("plan_hash"),
+    }
+
+
+TEXT_TO_SPEECH_KINDS = (catalog.NEURAL_TEXT_TO_SPEECH, catalog.TEXT_TO_SPEECH, catalog.CUSTOM_TEXT_TO_SPEECH)
+
+
+def _ssml_voice(container):
+    """The voice of a text-to-speech image as SSML names it (en-US-AriaNeural), for the smoke request."""
+    if container["kind"] not in TEXT_TO_SPEECH_KINDS:
+        return None
+    try:
+        return parse_image_reference(container["image"]).get("ssml_voice")
+    except ValueError:
+        return None
+
+
+def _probe_address(bind_address):
+    return "127.0.0.1" if bind_address in ("0.0.0.0", "", "::") else bind_address
+
+
+def run_spec(container, options=None):
+    """The docker run arguments of one planned container (plan["hosts"][host]["containers"][i])."""
+    for key in ("name", "service", "kind", "image", "host_port", "container_port", "cpus", "memory_mb"):
+        if key not in container:
+            raise SpecError("the planned container has no {0}: pass an entry of plan.hosts[host].containers, got keys {1}".format(
+                key, ", ".join(sorted(container))))
+    settings = _options(options)
+    container_dir = settings["data_dir"] + "/" + container["name"]
+    mounts, directories, mount_settings = _mounts(container, settings, container_dir)
+    env, secrets = _settings(container, settings, mount_settings)
+    config_dir = settings["config_dir"] + "/" + container["name"]
+    spec = {
+        "name": container["name"],
+        "image": container["image"],
+        "config_dir": config_dir,
+        "env_file": config_dir + "/" + ENV_FILE_NAME,
+        "description_file": config_dir + "/" + DESCRIPTION_FILE_NAME,
+        "env": env,
+        "secret_settings": secrets,
+        "mounts": mounts,
+        "directories": directories,
+        "published_ports": ["{0}:{1}:{2}".format(settings["bind_address"], container["host_port"], container["container_port"])],
+        "cpus": container["cpus"],
+        "memory": "{0}M".format(int(container["memory_mb"])),
+        "labels": dict(container.get("labels") or {}),
+        "voice": _ssml_voice(container),
+        # a text-to-speech smoke request needs the voice; a custom voice is only known from its model
+        "smoke": container["kind"] not in TEXT_TO_SPEECH_KINDS or _ssml_voice(container) is not None,
+        "probe_url": "http://{0}:{1}".format(_probe_address(settings["bind_address"]), container["host_port"]),
+    }
+    spec["description"] = _description(container, spec)
+    return spec
