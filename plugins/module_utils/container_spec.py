@@ -113,7 +113,7 @@ def _settings(container, options, mount_settings):
     if options["http_proxy"]:
         settings["HTTP_PROXY"] = options["http_proxy"]
         # without NO_PROXY the container sends its own internal gRPC calls to the proxy (contract, issue #112998)
-        no_proxy = catalog.EXTRA_ENVIRONMENT["NO_PROXY"].split(",") + [host for host in options["no_proxy"]]
+        no_proxy = catalog.EXTRA_ENVIRONMENT["NO_PROXY"].split(",") + list(options["no_proxy"])
         settings["NO_PROXY"] = ",".join(sorted(set(no_proxy), key=no_proxy.index))
         if options["http_proxy_creds"]:
             secrets.append(SECRET_PROXY_CREDS)

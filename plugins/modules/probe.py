@@ -1,0 +1,414 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) speechops team
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: probe
+short_description: Health gate for an Azure AI Speech container
+description:
+  - Waits until a Speech container answers C(GET /ready) with HTTP 200, then checks C(GET /status) and fails unless its
+    C(apiStatus) is one of O(expect_status).
+  - C(apiStatus) is explained in words (RV(status_words)), following Microsoft's table of container status values
+    (Valid, Invalid, Mismatch, CouldNotConnect, OutOfQuota, BillingEndpointBusy, ContainerUseUnauthorized, Unknown).
+  - When C(/status) says C(CouldNotConnect) or C(BillingEndpointBusy), it is asked again after its C(Retry-After) time
+    (else every O(interval) seconds) for up to O(status_timeout) seconds.
+  - With O(smoke=true), also runs a smoke test chosen by O(kind). Text to speech kinds get a REST synthesis request
+    (C(POST /speech/synthesize/cognitiveservices/v1), SSML for O(voice), output format C(riff-16khz-16bit-mono-pcm)) and
+    must answer RIFF/WAVE 16 kHz 16-bit mono PCM audio of at least 1024 bytes.
+    Speech to text kinds get a WebSocket upgrade on C(/speech/recognition/conversation/cognitiveservices/v1), language
+    detection on C(/speech/universal/v2). The upgrade must answer HTTP 101 with the right C(Sec-WebSocket-Accept), and the
+    connection is closed at once.
+  - Only reads; it never reports a change.
+version_added: "0.1.0"
+author:
+  - speechops team (@speechops)
+options:
+  url:
+    description:
+      - Base URL of the container as seen from the host the module runs on, for example V(http://127.0.0.1:5100).
+      - V(http) or V(https), without user, password, query or fragment. A path is kept as a prefix (a front end).
+    type: str
+    required: true
+  kind:
+    description:
+      - Kind of Speech container. Chooses the smoke test and the default of O(ready_timeout).
+      - Required when O(smoke=true).
+    type: str
+    choices:
+      - speech-to-text
+      - custom-speech-to-text
+      - neural-text-to-speech
+      - language-detection
+      - text-to-speech
+      - custom-text-to-speech
+  ready_timeout:
+    description:
+      - Seconds to wait for C(/ready) to answer HTTP 200.
+      - The first start of a container is slow while its models are paged in, so the default depends on O(kind).
+        It is V(300) for V(speech-to-text), V(custom-speech-to-text) and V(neural-text-to-speech),
+        V(120) for V(language-detection), V(text-to-speech) and V(custom-text-to-speech), and V(300) without O(kind).
+      - V(0) asks once.
+    type: int
+  status_timeout:
+    description:
+      - Seconds for which C(/status) is asked again while it says C(CouldNotConnect) or C(BillingEndpointBusy)
+        or does not answer. V(0) asks once.
+    type: int
+    default: 30
+  interval:
+    description:
+      - Seconds between two C(/ready) requests, and between two C(/status) requests when there is no C(Retry-After).
+    type: float
+    default: 1.0
+  smoke:
+    description:
+      - Run the smoke test of O(kind) once the container is ready and its C(apiStatus) is expected.
+      - The text to speech test synthesizes one short sentence, which is metered like any other query.
+    type: bool
+    default: false
+  voice:
+    description:
+      - SSML voice name for the text to speech smoke test, for example V(en-US-AriaNeural) (the voice of the
+        V(latest) neural-text-to-speech image). It is case sensitive and must be the voice of the container's image;
+        any other voice is answered with HTTP 400 C(Voice does not match).
+      - Required when O(smoke=true) and O(kind) is a text to speech kind; ignored otherwise.
+    type: str
+  save_audio:
+    description:
+      - Write the audio of a successful text to speech smoke test to this file on the host the module runs on.
+        The directory must exist. Not written in check mode.
+      - Writing this diagnostic file is not reported as a change.
+    type: path
+  billing_endpoint:
+    description:
+      - Billing endpoint the container was started with. Only used to name it in RV(status_words); a user, password
+        or query in it is left out.
+    type: str
+  expect_status:
+    description:
+      - C(apiStatus) values accepted from C(/status).
+    type: list
+    elements: str
+    choices:
+      - Valid
+      - Invalid
+      - Mismatch
+      - CouldNotConnect
+      - OutOfQuota
+      - BillingEndpointBusy
+      - ContainerUseUnauthorized
+      - Unknown
+    default: [Valid]
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details: The probes run in check mode as well; only O(save_audio) is not written.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
+    support: none
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+notes:
+  - Requests never use a proxy, whatever C(HTTP_PROXY), C(HTTPS_PROXY) or C(NO_PROXY) say, and carry no key
+    (the container API has no authentication).
+  - On failure the result carries the same keys as on success, and C(msg) says in words which URL was probed,
+    what was expected, the last answer of C(/ready) and what C(/status) said.
+  - A container that cannot reach its billing endpoint stays ready but serves no queries, and stops serving after
+    10 failed billing retries (10 to 15 minutes apart) until it is restarted.
+seealso:
+  - name: Azure AI Speech containers
+    description: Endpoints of the Speech containers (C(/ready), C(/status)) and how to query them.
+    link: https://learn.microsoft.com/azure/ai-services/speech-service/speech-container-howto
+  - name: Azure AI containers FAQ
+    description: Status values of C(/status).
+    link: https://learn.microsoft.com/azure/ai-services/containers/container-faq
+"""
+
+EXAMPLES = r"""
+- name: Wait for a speech to text container on host port 5100
+  speechops.speech.probe:
+    url: http://127.0.0.1:5100
+    kind: speech-to-text
+
+- name: Gate on a neural voice container, synthesizing a sentence and keeping the audio
+  speechops.speech.probe:
+    url: http://127.0.0.1:5101
+    kind: neural-text-to-speech
+    smoke: true
+    voice: en-US-AriaNeural
+    save_audio: /var/tmp/speech-ntts-probe.wav
+    billing_endpoint: https://contoso-speech.cognitiveservices.azure.com
+  register: ntts_probe
+
+- name: Language detection with a short wait, accepting a busy billing endpoint
+  speechops.speech.probe:
+    url: http://127.0.0.1:5102
+    kind: language-detection
+    ready_timeout: 60
+    interval: 2
+    smoke: true
+    expect_status: [Valid, BillingEndpointBusy]
+
+- name: Check a container from the controller through its published port
+  speechops.speech.probe:
+    url: "http://{{ inventory_hostname }}:5100"
+    kind: custom-speech-to-text
+    status_timeout: 0
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+url:
+  description: The base URL that was probed, without a trailing slash.
+  returned: always
+  type: str
+  sample: http://127.0.0.1:5100
+ready:
+  description: Whether C(/ready) answered HTTP 200 within O(ready_timeout).
+  returned: always
+  type: bool
+  sample: true
+waited_seconds:
+  description: Seconds spent waiting for C(/ready).
+  returned: always
+  type: float
+  sample: 12.04
+ready_answer:
+  description: The last answer of C(/ready).
+  returned: always
+  type: dict
+  contains:
+    status:
+      description: HTTP status; null when no answer came.
+      returned: always
+      type: int
+      sample: 200
+    body:
+      description: The body as one line of at most 300 characters; null when empty.
+      returned: always
+      type: str
+      sample: '{"service": "speechtotext", "ready": "ready", "message": "The container is ready to accept queries."}'
+    error:
+      description: Why no answer came (connection refused, timed out); null when one came.
+      returned: always
+      type: str
+      sample: "[Errno 111] Connection refused"
+api_status:
+  description: C(apiStatus) of C(/status); null when it gave none.
+  returned: always
+  type: str
+  sample: Valid
+api_status_message:
+  description: C(apiStatusMessage) of C(/status); null when it gave none.
+  returned: always
+  type: str
+  sample: Api Key is valid, no action needed.
+status_words:
+  description:
+    - RV(api_status) in words for an operator, with what to do about it, followed by the container's own message.
+    - When C(/status) gave no C(apiStatus), why (no answer, or an answer that is not the expected JSON).
+  returned: always
+  type: str
+  sample: "ok: the ApiKey is valid for the Billing endpoint, no action needed (container says: Api Key is valid, no action needed.)"
+smoke:
+  description: The smoke test.
+  returned: always
+  type: dict
+  contains:
+    test:
+      description: V(tts) (REST synthesis), V(websocket) (upgrade), or V(none) when O(smoke=false) or the gate failed before.
+      returned: always
+      type: str
+      choices: [tts, websocket, none]
+      sample: tts
+    ok:
+      description: Whether the smoke test passed; null when none ran.
+      returned: always
+      type: bool
+      sample: true
+    path:
+      description: Request path of the test; null when none ran.
+      returned: always
+      type: str
+      sample: /speech/synthesize/cognitiveservices/v1
+    http_status:
+      description: HTTP status of the answer (101 for a WebSocket upgrade); null when none came.
+      returned: always
+      type: int
+      sample: 200
+    error:
+      description: Why the test failed; null when it passed or none ran.
+      returned: always
+      type: str
+      sample: "synthesis answered HTTP 400: Synthesis failed. StatusCode: InvalidArgument, Details: Voice does not match."
+    elapsed_seconds:
+      description: Seconds the test took; null when none ran.
+      returned: always
+      type: float
+      sample: 0.42
+    voice:
+      description: O(voice) as sent in the SSML.
+      returned: when RV(smoke.test) is V(tts)
+      type: str
+      sample: en-US-AriaNeural
+    output_format:
+      description: The C(X-Microsoft-OutputFormat) asked for.
+      returned: when RV(smoke.test) is V(tts)
+      type: str
+      sample: riff-16khz-16bit-mono-pcm
+    content_type:
+      description: C(Content-Type) of the answer.
+      returned: when RV(smoke.test) is V(tts)
+      type: str
+      sample: audio/x-wav
+    bytes:
+      description: Size of the answer body.
+      returned: when RV(smoke.test) is V(tts)
+      type: int
+      sample: 58924
+    audio:
+      description: The RIFF/WAVE header of the audio; null when the answer is not RIFF/WAVE.
+      returned: when RV(smoke.test) is V(tts)
+      type: dict
+      contains:
+        format_tag:
+          description: WAVE format tag (1 is PCM).
+          returned: always
+          type: int
+          sample: 1
+        channels:
+          description: Number of channels.
+          returned: always
+          type: int
+          sample: 1
+        sample_rate:
+          description: Samples per second.
+          returned: always
+          type: int
+          sample: 16000
+        bits_per_sample:
+          description: Bits per sample.
+          returned: always
+          type: int
+          sample: 16
+        data_bytes:
+          description: Bytes of audio samples.
+          returned: always
+          type: int
+          sample: 58880
+    saved_to:
+      description: Where the audio was written (O(save_audio)); null when it was not.
+      returned: when RV(smoke.test) is V(tts)
+      type: str
+      sample: /var/tmp/speech-ntts-probe.wav
+    accept_valid:
+      description: Whether C(Sec-WebSocket-Accept) matched the key sent.
+      returned: when RV(smoke.test) is V(websocket)
+      type: bool
+      sample: true
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.speechops.speech.plugins.module_utils.probe import (
+    API_STATUSES,
+    SMOKE_TESTS,
+    SMOKE_TTS,
+    Prober,
+    public_answer,
+    ready_failure_message,
+    ready_timeout_for,
+    skipped_smoke,
+    smoke_failure_message,
+    status_failure_message,
+    status_words,
+)
+
+KINDS = ["speech-to-text", "custom-speech-to-text", "neural-text-to-speech", "language-detection", "text-to-speech", "custom-text-to-speech"]
+
+
+def argument_spec():
+    return dict(
+        url=dict(type="str", required=True),
+        kind=dict(type="str", choices=KINDS),
+        ready_timeout=dict(type="int"),
+        status_timeout=dict(type="int", default=30),
+        interval=dict(type="float", default=1.0),
+        smoke=dict(type="bool", default=False),
+        voice=dict(type="str"),
+        save_audio=dict(type="path"),
+        billing_endpoint=dict(type="str"),
+        expect_status=dict(type="list", elements="str", choices=list(API_STATUSES), default=["Valid"]),
+    )
+
+
+def checked_params(module):
+    """Options that argument_spec cannot check, and the per-kind ready_timeout default."""
+    params = module.params
+    kind = params["kind"]
+    ready_timeout = params["ready_timeout"] if params["ready_timeout"] is not None else ready_timeout_for(kind)
+    if ready_timeout < 0 or params["status_timeout"] < 0:
+        module.fail_json(msg="ready_timeout and status_timeout must be 0 or more seconds")
+    if not params["interval"] > 0:
+        module.fail_json(msg="interval must be more than 0 seconds")
+    if params["smoke"] and SMOKE_TESTS[kind][0] == SMOKE_TTS and not params["voice"]:
+        module.fail_json(msg="voice is required for the smoke test of kind {0}: the SSML voice name of the container's image, "
+                             "for example en-US-AriaNeural".format(kind))
+    if params["voice"] and not (params["smoke"] and kind in SMOKE_TESTS and SMOKE_TESTS[kind][0] == SMOKE_TTS):
+        module.warn("voice is only used by the smoke test of a text to speech kind; it is ignored")
+    if params["save_audio"] and not (params["smoke"] and kind in SMOKE_TESTS and SMOKE_TESTS[kind][0] == SMOKE_TTS):
+        module.warn("save_audio is only used by the smoke test of a text to speech kind; nothing is written")
+    return ready_timeout
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        required_if=[("smoke", True, ("kind",))],
+        supports_check_mode=True,
+    )
+    params = module.params
+    ready_timeout = checked_params(module)
+    try:
+        prober = Prober(params["url"])
+    except ValueError as error:
+        module.fail_json(msg=str(error))
+    url = prober.base_url
+    result = dict(
+        changed=False, url=url, ready=False, waited_seconds=0.0, ready_answer=None,
+        api_status=None, api_status_message=None, status_words=None, smoke=skipped_smoke(),
+    )
+
+    ready = prober.wait_ready(ready_timeout, params["interval"])
+    result.update(ready=ready["ready"], waited_seconds=ready["waited_seconds"], ready_answer=public_answer(ready["last"]))
+
+    # Not ready: one look at /status still says why when billing is the cause.
+    status = prober.check_status(params["status_timeout"] if ready["ready"] else 0, params["interval"])
+    words = status_words(status, params["billing_endpoint"])
+    result.update(api_status=status["api_status"], api_status_message=status["api_status_message"], status_words=words)
+    if not ready["ready"]:
+        module.fail_json(msg=ready_failure_message(url, ready_timeout, ready, words), **result)
+    if status["api_status"] not in params["expect_status"]:
+        module.fail_json(msg=status_failure_message(url, params["expect_status"], status, words, ready), **result)
+
+    if params["smoke"]:
+        save_audio = None if module.check_mode else params["save_audio"]
+        result["smoke"] = prober.smoke(params["kind"], voice=params["voice"], save_audio=save_audio)
+        if not result["smoke"]["ok"]:
+            module.fail_json(msg=smoke_failure_message(url, result["smoke"], words, ready), **result)
+
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,378 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) speechops team
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The probe module end to end: main() with patched arguments against a scripted container on 127.0.0.1.
+
+Time is faked (the module's Prober gets a clock that only moves when it sleeps), so waits cost nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import struct
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import yaml
+
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.speechops.speech.plugins.module_utils import probe as probe_utils
+from ansible_collections.speechops.speech.plugins.modules import probe
+
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+VOICE = "en-US-AriaNeural"
+ENDPOINT = "https://contoso.cognitiveservices.azure.com/"
+WEBSOCKET = "websocket"  # an answer that performs the upgrade
+BAD_WEBSOCKET = "bad websocket"  # an upgrade with a wrong Sec-WebSocket-Accept
+
+
+def wav(samples=8000):
+    data = b"\x00\x01" * samples
+    return (b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVE"
+            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16)
+            + b"data" + struct.pack("<I", len(data)) + data)
+
+
+READY = (200, {}, {"service": "speechtotext", "ready": "ready", "message": "The container is ready to accept queries."})
+NOT_READY = (503, {}, {"service": "speechtotext", "ready": "notready", "message": "Models are still loading."})
+AUDIO = (200, {"Content-Type": "audio/x-wav"}, wav())
+VOICE_MISMATCH = (400, {}, b"Synthesis failed. StatusCode: InvalidArgument, Details: Voice does not match.")
+
+
+def status(api_status, message="Api Key is valid, no action needed.", retry_after=None):
+    return 200, {"Retry-After": retry_after} if retry_after else {}, {"service": "speechtotext", "apiStatus": api_status, "apiStatusMessage": message}
+
+
+class Handler(BaseHTTPRequestHandler):
+    """Answers from server.routes: {path: [answer, ...]}, used in turn, the last one repeated."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.requests.append((self.command, self.path, body))
+        answers = self.server.routes.get(self.path) or [(404, {}, b"not found")]
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if answer in (WEBSOCKET, BAD_WEBSOCKET):
+            return self._upgrade(answer == BAD_WEBSOCKET)
+        code, headers, payload = answer
+        if isinstance(payload, dict):
+            payload, headers = json.dumps(payload).encode(), dict(headers, **{"Content-Type": "application/json"})
+        self.send_response(code)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def _upgrade(self, wrong):
+        key = "d3Jvbmcga2V5IGhlcmUh" if wrong else self.headers["Sec-WebSocket-Key"]
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode())
+        self.end_headers()
+        self.wfile.flush()
+        self.close_connection = True
+        self.server.frames.append(self.rfile.read(8) if not wrong else b"")
+
+    do_GET = _answer
+    do_POST = _answer
+
+
+def wait_for(condition, seconds=5.0):
+    """The first truthy value of condition() within ``seconds`` (the server thread may lag the module)."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+@pytest.fixture
+def container():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    httpd.routes, httpd.requests, httpd.frames = {}, [], []
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    httpd.url = "http://127.0.0.1:{0}".format(httpd.server_address[1])
+
+    def script(**routes):
+        for path, answers in routes.items():
+            httpd.routes[path] = list(answers)
+    httpd.script = script
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    """Give the module's Prober a clock that moves only when it sleeps; return the list of sleeps."""
+    taken = []
+    now = [500.0]
+
+    def sleep(seconds):
+        taken.append(seconds)
+        now[0] += seconds
+
+    def fake_prober(url):
+        return probe_utils.Prober(url, clock=lambda: now[0], sleep=sleep)
+
+    monkeypatch.setattr(probe, "Prober", fake_prober)
+    return taken
+
+
+@pytest.fixture
+def run_module(capsys, sleeps):
+    def run(args):
+        with patch_module_args(args):
+            with pytest.raises(SystemExit):
+                probe.main()
+        return json.loads(capsys.readouterr().out)
+    return run
+
+
+def test_ready_after_polls_and_valid(container, run_module, sleeps):
+    container.script(**{"/ready": [NOT_READY, NOT_READY, READY], "/status": [status("Valid")]})
+    result = run_module({"url": container.url + "/", "kind": "speech-to-text", "interval": 2})
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["changed"] is False
+    assert (result["url"], result["ready"], result["waited_seconds"]) == (container.url, True, 4.0)
+    assert sleeps == [2.0, 2.0]
+    assert (result["api_status"], result["api_status_message"]) == ("Valid", "Api Key is valid, no action needed.")
+    assert result["status_words"].startswith("ok: the ApiKey is valid")
+    assert result["ready_answer"]["status"] == 200 and "ready" in result["ready_answer"]["body"]
+    assert result["smoke"] == {"test": "none", "ok": None, "path": None, "http_status": None, "error": None, "elapsed_seconds": None}
+    assert [request[1] for request in container.requests] == ["/ready", "/ready", "/ready", "/status"]
+
+
+@pytest.mark.parametrize("kind, waited", [("language-detection", 120.0), ("neural-text-to-speech", 300.0), (None, 300.0)])
+def test_never_ready_fails_after_the_kind_default(container, run_module, kind, waited):
+    container.script(**{"/ready": [NOT_READY], "/status": [status("CouldNotConnect", "Could not connect.", retry_after="60")]})
+    args = {"url": container.url, "interval": 10}
+    if kind:
+        args["kind"] = kind
+    result = run_module(args)
+    assert result["failed"] is True
+    assert (result["ready"], result["waited_seconds"]) == (False, waited)
+    msg = result["msg"]
+    assert msg.startswith("{0} did not become ready within {1:g} s".format(container.url, waited))
+    assert "expected HTTP 200 from {0}/ready".format(container.url) in msg
+    assert "HTTP 503" in msg and "Models are still loading." in msg
+    assert "/status: the container cannot reach the Billing endpoint" in msg
+    assert result["api_status"] == "CouldNotConnect"
+    # /status was asked once: a not-ready container does not also wait out its Retry-After.
+    assert [request[1] for request in container.requests].count("/status") == 1
+
+
+def test_explicit_ready_timeout_wins(container, run_module):
+    container.script(**{"/ready": [NOT_READY], "/status": [status("Valid")]})
+    result = run_module({"url": container.url, "kind": "speech-to-text", "ready_timeout": 7, "interval": 5})
+    assert (result["failed"], result["waited_seconds"]) == (True, 7.0)
+
+
+def test_invalid_key_fails_with_words(container, run_module):
+    container.script(**{"/ready": [READY], "/status": [status("Invalid", "The Api Key is invalid.")]})
+    result = run_module({"url": container.url, "kind": "speech-to-text", "billing_endpoint": ENDPOINT})
+    assert result["failed"] is True
+    assert result["msg"].startswith(container.url + "/status reported Invalid, expected apiStatus Valid")
+    assert "the ApiKey is not valid for " + ENDPOINT in result["msg"]
+    assert "/ready answered HTTP 200" in result["msg"]
+    assert result["status_words"].startswith("the ApiKey is not valid for " + ENDPOINT)
+
+
+def test_expect_status_can_accept_other_values(container, run_module):
+    container.script(**{"/ready": [READY], "/status": [status("OutOfQuota", "out of quota")]})
+    result = run_module({"url": container.url, "expect_status": ["Valid", "OutOfQuota"]})
+    assert result.get("failed") is not True
+    assert result["api_status"] == "OutOfQuota"
+
+
+def test_retry_after_is_honoured(container, run_module, sleeps):
+    container.script(**{"/ready": [READY], "/status": [status("BillingEndpointBusy", "busy", retry_after="4"), status("Valid")]})
+    result = run_module({"url": container.url, "kind": "speech-to-text", "status_timeout": 30})
+    assert result["api_status"] == "Valid"
+    assert sleeps == [4.0]
+
+
+def test_still_unreachable_billing_fails_after_status_timeout(container, run_module, sleeps):
+    container.script(**{"/ready": [READY], "/status": [status("CouldNotConnect", "Could not connect.", retry_after="60")]})
+    result = run_module({"url": container.url, "kind": "speech-to-text", "status_timeout": 20})
+    assert result["failed"] is True
+    assert sleeps == [20.0]
+    assert "reported CouldNotConnect, expected apiStatus Valid (after 2 attempt(s))" in result["msg"]
+    assert "NO_PROXY" in result["msg"]
+
+
+def test_tts_smoke_writes_audio(container, run_module, tmp_path):
+    container.script(**{"/ready": [READY], "/status": [status("Valid")], probe_utils.TTS_PATH: [AUDIO]})
+    target = tmp_path / "probe.wav"
+    result = run_module({"url": container.url, "kind": "neural-text-to-speech", "smoke": True, "voice": VOICE, "save_audio": str(target)})
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["changed"] is False
+    smoke = result["smoke"]
+    assert (smoke["test"], smoke["ok"], smoke["http_status"], smoke["bytes"]) == ("tts", True, 200, len(wav()))
+    assert smoke["content_type"] == "audio/x-wav" and smoke["audio"]["sample_rate"] == 16000
+    assert smoke["saved_to"] == str(target) and target.read_bytes() == wav()
+    assert b'<voice name="en-US-AriaNeural">' in container.requests[-1][2]
+
+
+def test_check_mode_probes_but_writes_nothing(container, run_module, tmp_path):
+    container.script(**{"/ready": [READY], "/status": [status("Valid")], probe_utils.TTS_PATH: [AUDIO]})
+    target = tmp_path / "probe.wav"
+    result = run_module({"url": container.url, "kind": "neural-text-to-speech", "smoke": True, "voice": VOICE,
+                         "save_audio": str(target), "_ansible_check_mode": True})
+    assert result["changed"] is False
+    assert result["smoke"]["ok"] is True and result["smoke"]["saved_to"] is None
+    assert not target.exists()
+    assert [request[1] for request in container.requests] == ["/ready", "/status", probe_utils.TTS_PATH]
+
+
+def test_tts_smoke_voice_mismatch_fails(container, run_module):
+    container.script(**{"/ready": [READY], "/status": [status("Valid")], probe_utils.TTS_PATH: [VOICE_MISMATCH]})
+    result = run_module({"url": container.url, "kind": "neural-text-to-speech", "smoke": True, "voice": "en-US-GuyNeural"})
+    assert result["failed"] is True
+    assert result["smoke"]["ok"] is False and result["smoke"]["http_status"] == 400
+    assert result["msg"].startswith(container.url + " is ready but its tts smoke test failed")
+    assert "Voice does not match" in result["msg"] and "'en-US-GuyNeural'" in result["msg"]
+
+
+def test_tts_smoke_non_audio_fails(container, run_module):
+    container.script(**{"/ready": [READY], "/status": [status("Valid")], probe_utils.TTS_PATH: [(200, {"Content-Type": "text/plain"}, b"hello" * 400)]})
+    result = run_module({"url": container.url, "kind": "text-to-speech", "smoke": True, "voice": "en-US-AriaRUS"})
+    assert result["failed"] is True
+    assert "not RIFF/WAVE audio" in result["msg"]
+
+
+@pytest.mark.parametrize("kind, path", [("speech-to-text", probe_utils.STT_PATH), ("custom-speech-to-text", probe_utils.STT_PATH),
+                                        ("language-detection", probe_utils.LID_PATH)])
+def test_websocket_smoke(container, run_module, kind, path):
+    container.script(**{"/ready": [READY], "/status": [status("Valid")], path: [WEBSOCKET]})
+    result = run_module({"url": container.url, "kind": kind, "smoke": True})
+    assert result.get("failed") is not True, result.get("msg")
+    assert (result["smoke"]["test"], result["smoke"]["ok"], result["smoke"]["http_status"], result["smoke"]["accept_valid"]) == ("websocket", True, 101, True)
+    assert wait_for(lambda: container.frames)[0][:2] == b"\x88\x82"  # the module closed with a Close frame
+
+
+def test_websocket_smoke_wrong_accept_fails(container, run_module):
+    container.script(**{"/ready": [READY], "/status": [status("Valid")], probe_utils.STT_PATH: [BAD_WEBSOCKET]})
+    result = run_module({"url": container.url, "kind": "speech-to-text", "smoke": True})
+    assert result["failed"] is True
+    assert result["smoke"]["accept_valid"] is False
+    assert "Sec-WebSocket-Accept" in result["msg"]
+
+
+def test_websocket_smoke_404_fails(container, run_module):
+    container.script(**{"/ready": [READY], "/status": [status("Valid")]})
+    result = run_module({"url": container.url, "kind": "speech-to-text", "smoke": True})
+    assert result["failed"] is True
+    assert "expected a WebSocket upgrade (HTTP 101) on {0}{1}".format(container.url, probe_utils.STT_PATH) in result["msg"]
+    assert "answered HTTP 404" in result["msg"]
+
+
+def test_smoke_needs_kind(container, run_module):
+    result = run_module({"url": container.url, "smoke": True})
+    assert result["failed"] is True
+    assert "kind" in result["msg"]
+    assert container.requests == []
+
+
+def test_tts_smoke_needs_voice(container, run_module):
+    result = run_module({"url": container.url, "kind": "neural-text-to-speech", "smoke": True})
+    assert result["failed"] is True
+    assert result["msg"].startswith("voice is required for the smoke test of kind neural-text-to-speech")
+    assert container.requests == []
+
+
+@pytest.mark.parametrize("args, error", [
+    ({"url": "127.0.0.1:5100"}, "must start with http:// or https://"),
+    ({"url": "http://127.0.0.1:5100", "interval": 0}, "interval must be more than 0"),
+    ({"url": "http://127.0.0.1:5100", "status_timeout": -1}, "must be 0 or more"),
+    ({"url": "http://127.0.0.1:5100", "expect_status": ["Okay"]}, "expect_status"),
+    ({"url": "http://127.0.0.1:5100", "kind": "speech"}, "kind"),
+])
+def test_bad_options_are_refused(run_module, args, error):
+    result = run_module(args)
+    assert result["failed"] is True
+    assert error in result["msg"]
+
+
+def test_unused_voice_and_save_audio_warn(container, run_module, monkeypatch, tmp_path):
+    # Recorded at the source: where warnings end up depends on whether controller code was imported.
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, warning: warnings.append(warning))
+    container.script(**{"/ready": [READY], "/status": [status("Valid")]})
+    result = run_module({"url": container.url, "kind": "speech-to-text", "voice": VOICE, "save_audio": str(tmp_path / "x.wav")})
+    assert result.get("failed") is not True
+    assert [warning.split(";")[0] for warning in warnings] == [
+        "voice is only used by the smoke test of a text to speech kind",
+        "save_audio is only used by the smoke test of a text to speech kind",
+    ]
+
+
+# --- documentation -------------------------------------------------------------------------------
+
+def documented_keys(return_doc):
+    return {key: documented_keys(spec["contains"]) if spec.get("contains") else None for key, spec in return_doc.items()}
+
+
+def returned_keys(value):
+    return {key: returned_keys(item) if isinstance(item, dict) else None for key, item in value.items()}
+
+
+def test_return_documentation_matches_the_result(container, run_module):
+    container.script(**{"/ready": [READY], "/status": [status("Valid")], probe_utils.TTS_PATH: [AUDIO], probe_utils.STT_PATH: [WEBSOCKET]})
+    tts = run_module({"url": container.url, "kind": "neural-text-to-speech", "smoke": True, "voice": VOICE})
+    ws = run_module({"url": container.url, "kind": "speech-to-text", "smoke": True})
+    documented = documented_keys(yaml.safe_load(probe.RETURN))
+    for result in (tts, ws):
+        returned = returned_keys(result)
+        for key in ("changed", "invocation", "warnings"):
+            returned.pop(key, None)
+        assert set(returned) == set(documented)
+        assert set(returned["smoke"]) <= set(documented["smoke"])
+    assert set(documented["smoke"]) == set(returned_keys(tts)["smoke"]) | set(returned_keys(ws)["smoke"])
+    assert returned_keys(tts)["smoke"]["audio"] == documented["smoke"]["audio"]
+
+
+def test_documented_options_match_the_argument_spec():
+    options = yaml.safe_load(probe.DOCUMENTATION)["options"]
+    spec = probe.argument_spec()
+    assert set(options) == set(spec)
+    for name, option in options.items():
+        for field in ("type", "default", "choices", "elements", "required"):
+            documented = option.get(field, False if field == "required" else None)
+            assert documented == spec[name].get(field, False if field == "required" else None), (name, field)
+
+
+def test_argument_spec_is_the_one_main_uses(monkeypatch):
+    specs = []
+
+    class SpyModule(basic.AnsibleModule):
+        def __init__(self, argument_spec, **kwargs):
+            specs.append((argument_spec, kwargs))
+            raise SystemExit(0)
+
+    monkeypatch.setattr(probe, "AnsibleModule", SpyModule)
+    with pytest.raises(SystemExit):
+        probe.main()
+    assert specs[0][0] == probe.argument_spec()
+    assert specs[0][1]["supports_check_mode"] is True
+
+
+def test_kind_choices_are_the_catalog_kinds():
+    assert probe.KINDS == list(probe_utils.catalog.KINDS)
+    assert sorted(probe.KINDS) == sorted(probe_utils.SMOKE_TESTS) == sorted(probe_utils.READY_TIMEOUTS)
