@@ -49,6 +49,7 @@ sandbox-clean:
 
 demo: sandbox-up
 	$(SANDBOX_VAULT) ansible-playbook site.yml
+	python3 sandbox/speak.py $(SANDBOX_STATE)/artifacts $(SANDBOX_STATE)/demo
 
 test: lint sanity unit integration
 

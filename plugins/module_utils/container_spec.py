@@ -192,6 +192,7 @@ def run_spec(container, options=None):
         "memory": "{0}M".format(int(container["memory_mb"])),
         "labels": dict(container.get("labels") or {}),
         "voice": _ssml_voice(container),
+        "disconnected_capable": catalog.is_disconnected_capable(container["kind"]),
         # a text-to-speech smoke request needs the voice; a custom voice is only known from its model
         "smoke": container["kind"] not in TEXT_TO_SPEECH_KINDS or _ssml_voice(container) is not None,
         "probe_url": "http://{0}:{1}".format(_probe_address(settings["bind_address"]), container["host_port"]),

@@ -4,8 +4,9 @@
 # BASE_IMAGE (default speechops/base:bookworm) must exist. One program image
 # (EMULATOR_PROGRAM_IMAGE, default speechops/speech-emulator:bookworm, a local cache like the base image)
 # holds the code; each Microsoft tag is a one-layer image on top of it that only sets
-# EMULATOR_KIND/VERSION/LOCALE/VOICE/BROKEN and labels. Tags already built from the current program
-# image are skipped, so a re-run takes seconds. Progress goes to stderr, references to stdout.
+# EMULATOR_KIND/VERSION/LOCALE/VOICE/BROKEN and labels (EMULATOR_KIND=diagnostic: the diagnostics container,
+# no port). Tags already built from the current program image are skipped, so a re-run takes seconds.
+# Progress goes to stderr, references to stdout.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,6 +18,7 @@ JOBS="${EMULATOR_BUILD_JOBS:-6}"
 LAYER_VERSION=2   # bump when the per-tag layer below changes
 STUB_REPOSITORY="speechops/billing-stub"
 STUB_TAGS="1.0.0 latest"
+DIAGNOSTIC_REPOSITORY="azure-cognitive-services/diagnostic"   # Microsoft publishes only :latest
 
 log() { printf '[emulator] %s\n' "$*" >&2; }
 die() { printf '[emulator] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -29,9 +31,10 @@ rm -f "${TMPDIR:-/tmp}/emulator-build.$$"
 PROGRAM_ID="$(docker image inspect -f '{{.Id}}' "$PROGRAM_IMAGE")"
 STAMP="${PROGRAM_ID#sha256:}.$LAYER_VERSION"
 
-# image matrix: repository tag kind version locale voice broken port ('-' = empty)
+# image matrix: repository tag kind version locale voice broken port ('-' = empty; port '-' = no EXPOSE)
 MATRIX="$(python3 "$HERE/speech_emulator/catalog.py")"
 MATRIX+=$'\n'"$(for t in $STUB_TAGS; do echo "$STUB_REPOSITORY $t billing-stub 1.0.0 - - False 5001"; done)"
+MATRIX+=$'\n'"$DIAGNOSTIC_REPOSITORY latest diagnostic 1.0.0 - - False -"
 
 up_to_date="$(docker image ls --filter "label=com.speechops.emulator.stamp=$STAMP" --format '{{.Repository}}:{{.Tag}}')"
 
@@ -42,10 +45,12 @@ build_one() {  # repository tag kind version locale voice broken port
   [ "$7" = "True" ] && broken="1"
   local entry='ENTRYPOINT ["python3", "-m", "speech_emulator"]'
   [ "$kind" = "billing-stub" ] && entry='ENTRYPOINT ["python3", "-m", "speech_emulator.billing_stub"]' && port="5001 5002"
+  local expose="EXPOSE $port"
+  [ "$port" = "-" ] && expose="# no port"   # the diagnostics container: a one-shot check, no service
   printf '%s\n' "FROM $PROGRAM_IMAGE" \
     "ENV EMULATOR_KIND=\"$kind\" EMULATOR_VERSION=\"$version\" EMULATOR_LOCALE=\"$locale\" EMULATOR_VOICE=\"$voice\" EMULATOR_BROKEN=\"$broken\"" \
     "LABEL com.speechops.emulator.stamp=\"$STAMP\" com.speechops.emulator.kind=\"$kind\" com.speechops.emulator.broken=\"${broken:-0}\" org.opencontainers.image.version=\"$version\" org.opencontainers.image.title=\"speechops speech emulator: $kind\"" \
-    "EXPOSE $port" "$entry" \
+    "$expose" "$entry" \
     | docker build -q -t "$ref" - >/dev/null 2>&1 || { log "FAILED: $ref"; return 1; }
 }
 

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.docker
 
 PREFIX = "speechops-emutest.local"
 SPEECH = f"{PREFIX}/azure-cognitive-services/speechservices"
+DIAGNOSTIC = f"{PREFIX}/azure-cognitive-services/diagnostic:latest"
 RUN_ID = uuid.uuid4().hex[:8]
 NETWORK_SUBNET = "172.31.216.0/24"
 
@@ -98,9 +99,13 @@ def logs(container):
 
 
 @pytest.fixture(scope="module")
-def stack(network):
-    run_container(network, "billing", f"{PREFIX}/speechops/billing-stub:1.0.0", port=5002,
-                  env={"BILLING_STUB_KEYS": TEST_KEY}, alias="billing.sandbox")
+def billing_container(network):
+    return run_container(network, "billing", f"{PREFIX}/speechops/billing-stub:1.0.0", port=5002,
+                         env={"BILLING_STUB_KEYS": TEST_KEY}, alias="billing.sandbox")
+
+
+@pytest.fixture(scope="module")
+def stack(network, billing_container):
     billing = {"Eula": "accept", "Billing": "http://billing.sandbox:5001/", "ApiKey": TEST_KEY}
     fast = ("Emulator:WarmupSeconds=1",)
     services = {
@@ -225,6 +230,30 @@ def test_disconnected_mode_with_mounts_owned_by_the_container_user(stack, networ
     assert status == 200 and body[:4] == b"RIFF"
     assert get_json(url + "/records/usage-logs/")[1]["meters"] == [{"name": "Characters", "quantity": 8}]
     assert list(output.glob("usage-records/*/*.jsonl"))
+
+
+def test_diagnostic_container_checks_billing_and_key_and_exits(images, network, billing_container):
+    """docker run --rm .../azure-cognitive-services/diagnostic eula=accept Billing=... ApiKey=... (reference §8)."""
+    assert DIAGNOSTIC in images["references"]
+    assert docker("image", "inspect", "-f", "{{json .Config.ExposedPorts}}", DIAGNOSTIC).stdout.strip() == "null"
+    wait_until(lambda: _status(billing_container[1] + "/healthz") == 200, timeout=30, what="billing stub container")
+
+    def diagnose(key, as_environment=False):
+        name = f"speechops-emutest-diag-{uuid.uuid4().hex[:6]}-{RUN_ID}"
+        network[1].append(name)  # removed at the end should `--rm` not get to it
+        settings = ("eula=accept", "Billing=http://billing.sandbox:5001/", f"ApiKey={key}")
+        env = [arg for setting in settings for arg in ("-e", setting)] if as_environment else []
+        result = docker("run", "--rm", "--name", name, "--network", network[0], *env, DIAGNOSTIC,
+                        *(() if as_environment else settings), check=False, timeout=60)
+        assert key not in result.stdout + result.stderr
+        return result
+
+    valid = diagnose(TEST_KEY)
+    assert valid.returncode == 0, valid.stdout + valid.stderr
+    assert "Billing endpoint reachable: OK - billing.sandbox:5001 answered." in valid.stdout
+    assert "ApiKey status: Valid" in valid.stdout
+    invalid = diagnose("emutest-wrong-key", as_environment=True)
+    assert invalid.returncode != 0 and "ApiKey status: Invalid" in invalid.stdout, invalid.stdout + invalid.stderr
 
 
 def test_billing_outage_and_recovery_through_the_stub_container(stack, network):

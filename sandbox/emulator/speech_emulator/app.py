@@ -93,8 +93,7 @@ class Emulator:
                 f"Billing=<endpoint URI of the Speech resource> and ApiKey=<its key>; a disconnected container "
                 f"needs Mounts:License and Mounts:Output instead.")
         endpoint = self.settings.get("Billing")
-        parsed = urllib.parse.urlparse(endpoint)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        if not billing_client.valid_endpoint(endpoint):
             raise StartupError(f"Invalid Billing Endpoint URI: {endpoint!r}.")
         return billing_client.BillingClient(
             endpoint, self.settings.get("ApiKey"), self.kind.name, self.version, self.container_id,

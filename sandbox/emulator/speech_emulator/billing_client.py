@@ -9,6 +9,7 @@ Emulator:BillingIntervalSeconds (15).
 import asyncio
 import datetime
 import logging
+import urllib.parse
 import uuid
 
 import aiohttp
@@ -31,6 +32,16 @@ RETRY_AFTER_SECONDS = 60
 
 def message_for(status):
     return MESSAGES.get(status, MESSAGES["Unknown"])
+
+
+def valid_endpoint(endpoint):
+    """Whether a Billing setting is usable: an http(s) URL with a host (and a numeric port, if any)."""
+    try:
+        parsed = urllib.parse.urlparse(endpoint or "")
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return parsed.scheme in ("http", "https") and bool(parsed.hostname)
 
 
 class BillingClient:
