@@ -16,7 +16,7 @@ SANDBOX_VAULT := ANSIBLE_VAULT_PASSWORD_FILE=$(SANDBOX_STATE)/vault-password
 
 # The tests use their own sandbox, so they never touch the demo fleet.
 TEST_SANDBOX := SANDBOX_PREFIX=speechops-test SANDBOX_SUBNET=172.31.214.0/24 \
-                REGISTRY_LOCAL_PORT=127.0.0.1:5444 SANDBOX_HOSTS=0 \
+                REGISTRY_LOCAL_PORT=127.0.0.1:5444 SANDBOX_HOSTS=0 SANDBOX_LBS=0 \
                 SANDBOX_BILLING=http://172.31.214.3:5001/
 
 .PHONY: help setup demo test lint yamllint ansible-lint changelog-lint sanity unit integration molecule \

@@ -154,20 +154,28 @@ ensure_billing() {
     "$EMULATOR_PREFIX/speechops/billing-stub:1.0.0" --host 0.0.0.0 --port 5001 --admin-port 5002 >/dev/null
 }
 
-ensure_host() {  # index
-  local name; name="$(host_name "$1")"
+ensure_systemd_host() {  # name, short hostname, ip, sandbox role, extra docker run arguments...
+  local name="$1" short="$2" ip="$3" role="$4"; shift 4
   if container_exists "$name"; then start_if_stopped "$name"; return; fi
-  log "starting test host $name"
-  ensure_volume "$name-docker"
-  docker run -d --name "$name" --hostname "host$1" \
-    --label "$SANDBOX_LABEL" --label speechops.sandbox.role=speech_host \
-    --network "$SANDBOX_NETWORK" --ip "$(subnet_ip $((10 + $1)))" --network-alias "host$1.sandbox" \
+  log "starting test host $name ($role)"
+  docker run -d --name "$name" --hostname "$short" \
+    --label "$SANDBOX_LABEL" --label "speechops.sandbox.role=$role" \
+    --network "$SANDBOX_NETWORK" --ip "$ip" --network-alias "$short.sandbox" \
     --cap-add SYS_ADMIN --cap-add NET_ADMIN \
     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
     --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
     --tmpfs /run --tmpfs /run/lock \
-    -v "$name-docker:/var/lib/docker" \
-    "$HOST_IMAGE" >/dev/null
+    "$@" "$HOST_IMAGE" >/dev/null
+}
+
+ensure_host() {  # index
+  local name; name="$(host_name "$1")"
+  container_exists "$name" || ensure_volume "$name-docker"
+  ensure_systemd_host "$name" "host$1" "$(subnet_ip $((10 + $1)))" speech_host -v "$name-docker:/var/lib/docker"
+}
+
+ensure_lb() {  # index: a load-balancer host (HAProxy from the distribution, installed by our role)
+  ensure_systemd_host "$(lb_name "$1")" "lb$1" "$(subnet_ip $((50 + $1)))" speech_lb
 }
 
 wait_for_systemd() {  # container
@@ -206,6 +214,7 @@ SANDBOX_PREFIX=$SANDBOX_PREFIX
 SANDBOX_NETWORK=$SANDBOX_NETWORK
 SANDBOX_SUBNET=$SANDBOX_SUBNET
 SANDBOX_HOSTS=$SANDBOX_HOSTS
+SANDBOX_LBS=$SANDBOX_LBS
 SANDBOX_REGISTRY=$REGISTRY_HOSTNAME:$REGISTRY_PORT
 SANDBOX_REGISTRY_LOCAL=$REGISTRY_LOCAL_PORT
 SANDBOX_REGISTRY_USER=$REGISTRY_USER
@@ -234,9 +243,11 @@ cmd_up() {
   ensure_billing
   local i
   for i in $(seq 1 "$SANDBOX_HOSTS"); do ensure_host "$i"; done
+  for i in $(seq 1 "$SANDBOX_LBS"); do ensure_lb "$i"; done
   for i in $(seq 1 "$SANDBOX_HOSTS"); do wait_for_systemd "$(host_name "$i")"; done
+  for i in $(seq 1 "$SANDBOX_LBS"); do wait_for_systemd "$(lb_name "$i")"; done
   write_env_file
-  log "up: $SANDBOX_HOSTS hosts on $SANDBOX_NETWORK, registry $REGISTRY_HOSTNAME:$REGISTRY_PORT"
+  log "up: $SANDBOX_HOSTS speech hosts and $SANDBOX_LBS load balancer(s) on $SANDBOX_NETWORK, registry $REGISTRY_HOSTNAME:$REGISTRY_PORT"
 }
 
 cmd_down() {

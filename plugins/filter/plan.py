@@ -23,14 +23,15 @@ def _given(value, default):
 
 
 def plan(services, hosts, port_base=None, port_max=None, strategy=None, rebalance=None, max_moves=None, registry=None,
-         profile=None, allow_unknown_tags=None):
+         profile=None, allow_unknown_tags=None, lb_port_base=None):
     """speech_services | speechops.speech.plan(hosts, ...) -> the plan; fails with the capacity report."""
     try:
         return planner.build_plan(services, hosts, port_base=_given(port_base, planner.DEFAULT_PORT_BASE),
                                   port_max=_given(port_max, planner.DEFAULT_PORT_MAX), strategy=_given(strategy, planner.SPREAD),
                                   rebalance=_given(rebalance, False), max_moves=_given(max_moves, 0),
                                   registry=_given(registry, planner.DEFAULT_REGISTRY), profile=_given(profile, planner.DEFAULT_PROFILE),
-                                  allow_unknown_tags=_given(allow_unknown_tags, False))
+                                  allow_unknown_tags=_given(allow_unknown_tags, False),
+                                  lb_port_base=_given(lb_port_base, planner.DEFAULT_LB_PORT_BASE))
     except ValueError as exc:
         raise _filter_error(exc)
 

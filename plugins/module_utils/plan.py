@@ -52,6 +52,7 @@ from ansible_collections.speechops.speech.plugins.module_utils.image_ref import 
 
 PLAN_FORMAT = 1
 DEFAULT_PORT_BASE = 5100
+DEFAULT_LB_PORT_BASE = 8000
 DEFAULT_PORT_MAX = 5999
 DEFAULT_REGISTRY = "mcr.microsoft.com"
 DEFAULT_PROFILE = "recommended"
@@ -82,7 +83,7 @@ ROLE_OWNED_SETTINGS = {
     "cloudai:sentimentanalysissettings:sentimentanalysisapikey": "the vaulted speech_sentiment_api_key",
 }
 SERVICE_KEYS = ("name", "kind", "replicas", "version", "locale", "voice", "preview", "model_id", "digest", "profile",
-                "cpus", "memory_mb", "settings", "extra_settings")
+                "cpus", "memory_mb", "settings", "extra_settings", "lb_port")
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 STT_KINDS = ("speech-to-text", "custom-speech-to-text")
 MODEL_ID_KINDS = ("custom-speech-to-text",)
@@ -175,7 +176,7 @@ def _check_options(port_base, port_max, strategy, max_moves, profile):
 
 class _Service:
     __slots__ = ("name", "position", "kind", "replicas", "cpu", "memory", "image", "settings", "container_port",
-                 "protocol", "shape", "domain_counts", "static_digest", "digest_prefix")
+                 "protocol", "shape", "domain_counts", "static_digest", "digest_prefix", "lb_port")
 
     @property
     def where(self):
@@ -306,6 +307,9 @@ def _parse_service(raw, position, registry, profile, allow_unknown):
     service.container_port = catalog.container_port(service.kind)
     service.protocol = _protocol(service.kind)
     service.domain_counts = {}
+    service.lb_port = None if raw.get("lb_port") is None else _as_int(raw["lb_port"], where + ".lb_port", 1)
+    if service.lb_port is not None and service.lb_port > 65535:
+        raise PlanInputError("%s.lb_port %d is not a port: pick one in 1..65535" % (where, service.lb_port))
     service.static_digest = _static_digest(service)
     service.digest_prefix = hashlib.sha256(service.static_digest.encode("utf-8"))
     return service
@@ -1106,7 +1110,35 @@ def _backend(replica):
     return {"container": replica.name, "host": replica.host.name, "address": replica.host.address, "port": replica.port}
 
 
-def _render_services(services, replicas):
+def assign_lb_ports(services, lb_port_base=DEFAULT_LB_PORT_BASE):
+    """{service name: load-balancer frontend port}: a service's lb_port, else the next free port from
+    lb_port_base in the order the services are listed in speech_services (append new services at the
+    end, or give them lb_port, and no existing frontend moves)."""
+    lb_port_base = _as_int(lb_port_base, "speech_lb_port_base", 1, " (the first load-balancer frontend port, e.g. 8000)")
+    taken = {}
+    for service in sorted(services.values(), key=lambda item: item.position):
+        if service.lb_port is not None:
+            if service.lb_port in taken:
+                raise PlanInputError("%s.lb_port %d is also the lb_port of service %r: each service needs its own "
+                                     "load-balancer port" % (service.where, service.lb_port, taken[service.lb_port]))
+            taken[service.lb_port] = service.name
+    ports = {}
+    candidate = lb_port_base
+    for service in sorted(services.values(), key=lambda item: item.position):
+        if service.lb_port is not None:
+            ports[service.name] = service.lb_port
+            continue
+        while candidate in taken:
+            candidate += 1
+        if candidate > 65535:
+            raise PlanInputError("speech_lb_port_base %d leaves no load-balancer port for service %r: lower it or "
+                                 "give the service an lb_port" % (lb_port_base, service.name))
+        ports[service.name] = candidate
+        taken[candidate] = service.name
+    return ports
+
+
+def _render_services(services, replicas, lb_ports):
     rendered = {}
     for name, service in services.items():
         placed = (replicas.get((name, index)) for index in range(1, service.replicas + 1))
@@ -1115,6 +1147,7 @@ def _render_services(services, replicas):
             "image": service.image,
             "protocol": service.protocol,
             "container_port": service.container_port,
+            "lb_port": lb_ports[name],
             "replicas": service.replicas,
             "cpus": service.cpu / MILLI,
             "memory_mb": service.memory,
@@ -1140,7 +1173,7 @@ def _render(planner, options):
         "format": PLAN_FORMAT,
         "options": options,
         "hosts": hosts,
-        "services": _render_services(planner.services, planner.replicas),
+        "services": _render_services(planner.services, planner.replicas, assign_lb_ports(planner.services, options["lb_port_base"])),
         "moves": moves,
         "summary": {
             "hosts": len(hosts),
@@ -1178,11 +1211,12 @@ def format_capacity_report(report):
 
 
 def build_plan(services, hosts, port_base=DEFAULT_PORT_BASE, port_max=DEFAULT_PORT_MAX, strategy=SPREAD, rebalance=False,
-               max_moves=0, registry=DEFAULT_REGISTRY, profile=DEFAULT_PROFILE, allow_unknown_tags=False):
+               max_moves=0, registry=DEFAULT_REGISTRY, profile=DEFAULT_PROFILE, allow_unknown_tags=False,
+               lb_port_base=DEFAULT_LB_PORT_BASE):
     """Place speech_services onto hosts; see the module docstring. Raises PlanInputError or PlanCapacityError."""
     with _cyclic_gc_paused():
         return _build_plan(services, hosts, port_base, port_max, strategy, rebalance, max_moves, registry, profile,
-                           allow_unknown_tags)
+                           allow_unknown_tags, lb_port_base)
 
 
 @contextlib.contextmanager
@@ -1202,9 +1236,11 @@ def _cyclic_gc_paused():
             gc.enable()
 
 
-def _build_plan(services, hosts, port_base, port_max, strategy, rebalance, max_moves, registry, profile, allow_unknown_tags):
+def _build_plan(services, hosts, port_base, port_max, strategy, rebalance, max_moves, registry, profile, allow_unknown_tags,
+                lb_port_base):
     port_base, port_max, max_moves, profile = _check_options(port_base, port_max, strategy, max_moves, profile)
     parsed_services = parse_services(services, registry, profile, bool(allow_unknown_tags))
+    assign_lb_ports(parsed_services, lb_port_base)  # input errors before any placement work
     parsed_hosts = parse_hosts(hosts, parsed_services, (port_base, port_max))
     _check_pin_totals(parsed_hosts, parsed_services)
     planner = _Planner(parsed_services, parsed_hosts, (port_base, port_max), strategy)
@@ -1217,7 +1253,7 @@ def _build_plan(services, hosts, port_base, port_max, strategy, rebalance, max_m
     if rebalance:
         planner.rebalance(max_moves)
     options = {"port_base": port_base, "port_max": port_max, "strategy": strategy, "rebalance": bool(rebalance),
-               "max_moves": max_moves, "registry": str(registry), "profile": profile}
+               "max_moves": max_moves, "registry": str(registry), "profile": profile, "lb_port_base": int(lb_port_base)}
     return _render(planner, options)
 
 
@@ -1307,7 +1343,7 @@ def endpoints(plan, lb_address=None, lb_ports=None):
     catalog_data = {}
     for name, service in plan["services"].items():
         scheme = "http" if service["protocol"] == "http" else "ws"
-        lb_port = lb_ports.get(name)
+        lb_port = lb_ports.get(name, service.get("lb_port"))
         catalog_data[name] = {
             "kind": service["kind"],
             "protocol": service["protocol"],

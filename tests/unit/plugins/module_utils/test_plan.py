@@ -40,8 +40,8 @@ def lid(name="lid", replicas=1, **extra):
     return dict({"name": name, "kind": LID, "replicas": replicas}, **extra)
 
 
-def small(name, replicas, cpus=1, memory_mb=1024, kind=LID):
-    return {"name": name, "kind": kind, "replicas": replicas, "cpus": cpus, "memory_mb": memory_mb}
+def small(name, replicas, cpus=1, memory_mb=1024, kind=LID, **extra):
+    return dict({"name": name, "kind": kind, "replicas": replicas, "cpus": cpus, "memory_mb": memory_mb}, **extra)
 
 
 def placements(plan):
@@ -481,7 +481,10 @@ def test_endpoints_catalog_and_markdown():
     port = plan["services"]["svc"]["backends"][0]["port"]
     assert svc["backends"][0]["url"] == "%s://10.0.0.5:%d" % (scheme, port)
     assert svc["backends"][0]["ready_url"] == "http://10.0.0.5:%d/ready" % port
-    assert data["services"]["tts"]["url"] is None
+    # tts has no override: its frontend is the plan's lb_port (listed second, so 8001 from the base 8000)
+    assert plan["services"]["tts"]["lb_port"] == 8001
+    assert data["services"]["tts"]["url"] == "http://lb.example:8001"
+    assert planner.endpoints(plan)["services"]["tts"]["url"] is None  # no load-balancer address, no URL
     assert data["services"]["tts"]["backends"][0]["url"].startswith("http://10.0.0.5:")
     assert json.loads(json.dumps(data)) == data
     markdown = planner.endpoints_markdown(data)
@@ -573,14 +576,17 @@ PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_che
 @given(services=service_lists(), hosts=fleets(), strategy=st.sampled_from(planner.STRATEGIES), seed=st.integers(0, 2 ** 16))
 def test_same_input_same_output_whatever_the_order(services, hosts, strategy, seed):
     rng = random.Random(seed)
-    shuffled_services = list(services)
-    rng.shuffle(shuffled_services)
     host_names = list(hosts)
     rng.shuffle(host_names)
     shuffled_hosts = dict((name, hosts[name]) for name in host_names)
     expected = plan_or_report(services, hosts, strategy=strategy)
     assert plan_or_report(services, hosts, strategy=strategy) == expected
-    assert plan_or_report(shuffled_services, shuffled_hosts, strategy=strategy) == expected
+    # Placement ignores both orders; only the automatic load-balancer ports follow the listed service order.
+    shuffled_hosts_only = plan_or_report(services, shuffled_hosts, strategy=strategy)
+    assert shuffled_hosts_only == expected
+    with_explicit_lb_ports = [dict(service, lb_port=9000 + index) for index, service in enumerate(services)]
+    expected = plan_or_report(with_explicit_lb_ports, hosts, strategy=strategy)
+    assert plan_or_report(sorted(with_explicit_lb_ports, key=lambda service: rng.random()), shuffled_hosts, strategy=strategy) == expected
 
 
 @PROPERTY_SETTINGS
@@ -702,3 +708,26 @@ def test_heaps_place_exactly_like_scoring_every_host(services, hosts, strategy):
         value["ports_in_use"] = []
     plan = feasible_plan(services, hosts, strategy=strategy)
     assert dict((name, host_name) for name, (host_name, _port) in placements(plan).items()) == reference_placement(services, hosts, strategy)
+
+
+def test_lb_ports_follow_the_listed_order_and_skip_explicit_ones():
+    services = [small("zeta", 1), small("alpha", 1, lb_port=8001), small("mid", 1)]
+    plan = build_plan(services, {"h1": host()})
+    assert {name: service["lb_port"] for name, service in plan["services"].items()} == {"zeta": 8000, "alpha": 8001, "mid": 8002}
+    assert plan["options"]["lb_port_base"] == 8000
+    appended = build_plan(services + [small("aaa", 1)], {"h1": host()}, lb_port_base=8000)
+    assert appended["services"]["zeta"]["lb_port"] == 8000 and appended["services"]["aaa"]["lb_port"] == 8003
+    assert build_plan(services, {"h1": host()}, lb_port_base=9000)["services"]["mid"]["lb_port"] == 9001
+
+
+@pytest.mark.parametrize("services, options, words", [
+    ([small("a", 1, lb_port=8100), small("b", 1, lb_port=8100)], {}, "speech_services[1].lb_port 8100 is also the lb_port of service 'a'"),
+    ([small("a", 1, lb_port=70000)], {}, "lb_port 70000 is not a port"),
+    ([small("a", 1, lb_port="http")], {}, "speech_services[0].lb_port"),
+    ([small("a", 1), small("b", 1)], {"lb_port_base": 65535}, "speech_lb_port_base 65535 leaves no load-balancer port for service 'b'"),
+    ([small("a", 1)], {"lb_port_base": "x"}, "speech_lb_port_base"),
+])
+def test_lb_port_errors_name_the_variable(services, options, words):
+    with pytest.raises(planner.PlanInputError) as error:
+        build_plan(services, {"h1": host()}, **options)
+    assert words in str(error.value)
