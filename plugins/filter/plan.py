@@ -54,12 +54,29 @@ def speech_plan_table(value):
     return planner.plan_table(value)
 
 
-def speech_endpoints(value, lb_address=None, lb_ports=None):
+def speech_endpoints(value, lb_address=None, lb_ports=None, lb_tls=False):
     _check_plan(value, "speech_endpoints")
     try:
-        return planner.endpoints(value, lb_address=lb_address, lb_ports=lb_ports)
+        return planner.endpoints(value, lb_address=lb_address, lb_ports=lb_ports, lb_tls=bool(lb_tls))
     except (ValueError, TypeError) as exc:
         raise _filter_error(exc)
+
+
+def speech_lb_servers(value, hosts=None):
+    """speech_plan | speechops.speech.speech_lb_servers(hosts) -> [{backend, server, ready_url}] for haproxy_servers."""
+    _check_plan(value, "speech_lb_servers")
+    if hosts is not None and (isinstance(hosts, str) or not hasattr(hosts, "__iter__")):
+        raise AnsibleFilterError("speech_lb_servers: hosts must be a list of inventory host names, got %r" % (hosts,))
+    return planner.lb_servers(value, None if hosts is None else list(hosts))
+
+
+def speech_plan_without(value, services=None, hosts=None):
+    """speech_plan | speechops.speech.speech_plan_without(services, hosts) -> the plan without them."""
+    _check_plan(value, "speech_plan_without")
+    for name, given in (("services", services), ("hosts", hosts)):
+        if given is not None and (isinstance(given, str) or not hasattr(given, "__iter__")):
+            raise AnsibleFilterError("speech_plan_without: %s must be a list of names, got %r" % (name, given))
+    return planner.without(value, services or (), hosts or ())
 
 
 def speech_endpoints_markdown(value):
@@ -76,4 +93,6 @@ class FilterModule:
             "speech_plan_table": speech_plan_table,
             "speech_endpoints": speech_endpoints,
             "speech_endpoints_markdown": speech_endpoints_markdown,
+            "speech_lb_servers": speech_lb_servers,
+            "speech_plan_without": speech_plan_without,
         }

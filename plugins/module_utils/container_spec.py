@@ -36,7 +36,9 @@ DEFAULT_OPTIONS = {
     "disk_logging": False,
     "disconnected": False,
     "license_dir": None,
+    "api_key_name": None,  # which of the resource's two keys the env file holds (primary/secondary), never the key
 }
+API_KEY_LABEL = "speechops.api_key"
 # Environment names of the settings the role writes; ":" nests, "__" in environment names (contract 2).
 SECRET_API_KEY = "ApiKey"
 SECRET_PROXY_CREDS = "HTTP_PROXY_CREDS"
@@ -162,6 +164,14 @@ def _ssml_voice(container):
         return None
 
 
+def _labels(container, settings):
+    """The plan's labels, and in connected mode the name of the key in use (rotate_keys.yml reports it)."""
+    labels = dict(container.get("labels") or {})
+    if settings["api_key_name"] and not settings["disconnected"]:
+        labels[API_KEY_LABEL] = str(settings["api_key_name"])
+    return labels
+
+
 def _probe_address(bind_address):
     return "127.0.0.1" if bind_address in ("0.0.0.0", "", "::") else bind_address
 
@@ -179,6 +189,8 @@ def run_spec(container, options=None):
     config_dir = settings["config_dir"] + "/" + container["name"]
     spec = {
         "name": container["name"],
+        "service": container["service"],
+        "host_port": container["host_port"],
         "image": container["image"],
         "config_dir": config_dir,
         "env_file": config_dir + "/" + ENV_FILE_NAME,
@@ -190,7 +202,7 @@ def run_spec(container, options=None):
         "published_ports": ["{0}:{1}:{2}".format(settings["bind_address"], container["host_port"], container["container_port"])],
         "cpus": container["cpus"],
         "memory": "{0}M".format(int(container["memory_mb"])),
-        "labels": dict(container.get("labels") or {}),
+        "labels": _labels(container, settings),
         "voice": _ssml_voice(container),
         "disconnected_capable": catalog.is_disconnected_capable(container["kind"]),
         # a text-to-speech smoke request needs the voice; a custom voice is only known from its model

@@ -40,6 +40,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import copy
 import gc
 import hashlib
 import heapq
@@ -1335,25 +1336,54 @@ def _url(scheme, address, port):
     return "%s://%s:%d" % (scheme, host, port)
 
 
-def endpoints(plan, lb_address=None, lb_ports=None):
-    """Endpoints catalog: service -> load-balancer URL (when lb_address and its port are given) and backends."""
+def endpoints(plan, lb_address=None, lb_ports=None, lb_tls=False):
+    """Endpoints catalog: service -> load-balancer URL (when lb_address and its port are known) and backends.
+    lb_tls: the load balancer terminates TLS, so its URLs are https/wss."""
     lb_ports = lb_ports or {}
     if not _is_mapping(lb_ports):
         raise PlanInputError("the load balancer ports must map service names to frontend ports, got %r" % (lb_ports,))
     catalog_data = {}
     for name, service in plan["services"].items():
         scheme = "http" if service["protocol"] == "http" else "ws"
+        lb_scheme = scheme.replace("http", "https") if scheme == "http" and lb_tls else ("wss" if lb_tls else scheme)
         lb_port = lb_ports.get(name, service.get("lb_port"))
         catalog_data[name] = {
             "kind": service["kind"],
             "protocol": service["protocol"],
-            "url": _url(scheme, str(lb_address), _as_int(lb_port, "the load balancer port of %s" % name, 1)) if lb_address and lb_port else None,
+            "url": _url(lb_scheme, str(lb_address), _as_int(lb_port, "the load balancer port of %s" % name, 1)) if lb_address and lb_port else None,
             "replicas": service["replicas"],
             "backends": [dict(backend, url=_url(scheme, backend["address"], backend["port"]),
                               ready_url=_url("http", backend["address"], backend["port"]) + "/ready")
                          for backend in service["backends"]],
         }
     return {"services": catalog_data}
+
+
+def without(plan, services=(), hosts=()):
+    """A copy of the plan without the given services and without anything on the given hosts
+    (playbooks/remove.yml: what the load balancers keep while those are removed)."""
+    services, hosts = set(services or ()), set(hosts or ())
+    kept = copy.deepcopy(plan)
+    kept["services"] = dict((name, service) for name, service in kept["services"].items() if name not in services)
+    for service in kept["services"].values():
+        service["backends"] = [backend for backend in service["backends"] if backend["host"] not in hosts]
+    kept["hosts"] = dict((name, host) for name, host in kept["hosts"].items() if name not in hosts)
+    for host in kept["hosts"].values():
+        host["containers"] = [container for container in host["containers"] if container["service"] not in services]
+    return kept
+
+
+def lb_servers(plan, hosts=None):
+    """The load balancers' servers of the containers planned on `hosts` (all hosts when None):
+    [{backend: service, server: container, ready_url}], the haproxy_servers module's input."""
+    wanted = None if hosts is None else set(hosts)
+    servers = []
+    for name, service in plan["services"].items():
+        for backend in service["backends"]:
+            if wanted is None or backend["host"] in wanted:
+                servers.append({"backend": name, "server": backend["container"],
+                                "ready_url": _url("http", backend["address"], backend["port"]) + "/ready"})
+    return servers
 
 
 def endpoints_markdown(catalog_data):

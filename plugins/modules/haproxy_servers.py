@@ -20,6 +20,8 @@ description:
     MAINT. Sessions still open at the timeout are shut down and counted in RV(servers[].cut_sessions).
   - V(ready) sets every server to READY and waits until its health check says UP; fails when one is not UP within
     O(up_timeout).
+  - V(drain) only sets DRAIN and returns. With several load balancers, set V(drain) on all of them first, then
+    V(drained) on each, so that none of them keeps sending new sessions while another one waits.
   - V(maint) sets every server to MAINT at once, without waiting for its sessions.
   - V(reconcile) asks each server's O(servers[].ready_url) from the host the module runs on (the load balancer) and sets
     the servers that answer HTTP 200 to READY, and every other one to MAINT, so that no server is left in DRAIN
@@ -54,7 +56,7 @@ options:
     description: The admin state to reach; see the description.
     type: str
     required: true
-    choices: [drained, ready, maint, reconcile]
+    choices: [drain, drained, ready, maint, reconcile]
   drain_timeout:
     description: Longest wait, in seconds, for the sessions of draining servers to end.
     type: int
@@ -113,7 +115,7 @@ servers:
     server: {description: Server name., type: str, returned: always}
     before: {description: C(show stat) status before the change, for example C(UP) or C(MAINT)., type: str, returned: always}
     after: {description: C(show stat) status at the end., type: str, returned: always}
-    target: {description: The admin state chosen, V(ready), V(drained) or V(maint)., type: str, returned: always}
+    target: {description: The admin state chosen, V(ready), V(drain), V(drained) or V(maint)., type: str, returned: always}
     sessions: {description: Sessions on the server when the module started., type: int, returned: always}
     cut_sessions: {description: Sessions shut down at the drain timeout., type: int, returned: always}
     healthy:
@@ -150,7 +152,7 @@ def argument_spec():
             server=dict(type="str", required=True),
             ready_url=dict(type="str"),
         )),
-        state=dict(type="str", required=True, choices=["drained", "ready", "maint", "reconcile"]),
+        state=dict(type="str", required=True, choices=["drain", "drained", "ready", "maint", "reconcile"]),
         drain_timeout=dict(type="int", default=600),
         up_timeout=dict(type="int", default=60),
         interval=dict(type="float", default=1.0),
@@ -213,6 +215,27 @@ class ServerSet:
             time.sleep(self.interval)
         self.waited += time.time() - started
         return pending
+
+
+DRAIN_ONLY = "drain"
+
+
+def would_change(status, target):
+    """Whether reaching target changes the admin state of a server now in `show stat` status."""
+    admin = haproxy.admin_state(status)
+    if target == DRAIN_ONLY:
+        return admin == haproxy.READY
+    if target == haproxy.DRAINED:
+        return admin != haproxy.MAINT  # drained ends in MAINT
+    return admin != target
+
+
+def apply_drain(servers, server_set):
+    for server in servers:
+        if haproxy.admin_state(server_set.result(server)["after"]) == haproxy.READY:
+            server_set.api.set_state(server, haproxy.DRAINED)
+        server_set.result(server)["reason"] = "no new sessions"
+    server_set.refresh()
 
 
 def apply_drained(servers, server_set, timeout):
@@ -286,15 +309,13 @@ def run(module):
             targets[server_set._key(server)] = state
         result["target"] = targets[server_set._key(server)]
 
-    changed = any(haproxy.admin_state(server_set.result(server)["before"]) != targets[server_set._key(server)]
-                  or (targets[server_set._key(server)] == haproxy.DRAINED
-                      and haproxy.admin_state(server_set.result(server)["before"]) != haproxy.MAINT)
-                  for server in server_set.present)
+    changed = any(would_change(server_set.result(server)["before"], targets[server_set._key(server)]) for server in server_set.present)
     not_up = []
     if not module.check_mode:
         def with_target(target):
             return [server for server in server_set.present if targets[server_set._key(server)] == target]
 
+        apply_drain(with_target(DRAIN_ONLY), server_set)
         apply_drained(with_target(haproxy.DRAINED), server_set, params["drain_timeout"])
         apply_maint(with_target(haproxy.MAINT), server_set)
         not_up = apply_ready(with_target(haproxy.READY), server_set, params["up_timeout"])

@@ -20,7 +20,8 @@ from ansible_collections.speechops.speech.plugins.filter import plan as plan_fil
 
 FILTER_DIR = Path(plan_filter.__file__).resolve().parent
 COLLECTIONS_DIR = Path(__file__).resolve().parents[3].parent / "collections"
-FILTER_NAMES = ("plan", "speech_host_inputs", "speech_plan_table", "speech_endpoints", "speech_endpoints_markdown")
+FILTER_NAMES = ("plan", "speech_host_inputs", "speech_plan_table", "speech_endpoints", "speech_endpoints_markdown",
+                "speech_lb_servers", "speech_plan_without")
 SERVICES = [{"name": "lid", "kind": "language-detection", "replicas": 2}]
 HOSTVARS = {
     "h1": {"speech_host": {"vcpus_usable": 8.0, "memory_usable_mb": 16384, "avx2": True}, "ansible_host": "10.0.0.1"},

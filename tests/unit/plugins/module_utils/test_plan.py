@@ -731,3 +731,25 @@ def test_lb_port_errors_name_the_variable(services, options, words):
     with pytest.raises(planner.PlanInputError) as error:
         build_plan(services, {"h1": host()}, **options)
     assert words in str(error.value)
+
+
+def test_lb_servers_lists_the_containers_of_the_given_hosts():
+    plan = build_plan([small("svc", 2)], {"h1": host(address="10.0.0.5"), "h2": host(address="fd00::2")})
+    every = planner.lb_servers(plan)
+    assert sorted(server["server"] for server in every) == ["speech-svc-1", "speech-svc-2"]
+    assert all(server["backend"] == "svc" for server in every)
+    (on_h2,) = planner.lb_servers(plan, ["h2"])
+    port = [backend["port"] for backend in plan["services"]["svc"]["backends"] if backend["host"] == "h2"][0]
+    assert on_h2["ready_url"] == "http://[fd00::2]:%d/ready" % port
+    assert planner.lb_servers(plan, []) == []
+
+
+def test_plan_without_services_and_hosts_leaves_the_input_alone():
+    plan = build_plan([small("svc", 2), small("other", 1)], {"h1": host(), "h2": host()})
+    before = json.dumps(plan, sort_keys=True)
+    kept = planner.without(plan, services=["other"], hosts=["h2"])
+    assert json.dumps(plan, sort_keys=True) == before
+    assert list(kept["services"]) == ["svc"] and list(kept["hosts"]) == ["h1"]
+    assert [backend["host"] for backend in kept["services"]["svc"]["backends"]] == ["h1"]
+    assert all(container["service"] == "svc" for container in kept["hosts"]["h1"]["containers"])
+    assert planner.without(plan) == plan

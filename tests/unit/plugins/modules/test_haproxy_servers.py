@@ -186,6 +186,16 @@ def test_drain_waits_for_the_open_session_then_sets_maint(lb, capfd):
     assert 1.0 <= result["waited_seconds"] < 20
 
 
+def test_drain_only_stops_new_sessions_and_returns(lb, capfd):
+    result = run_module(capfd, socket=lb.socket, servers=servers(lb, "s1"), state="drain")
+    assert result["changed"] is True and result["waited_seconds"] == 0
+    assert status(lb, "s1").startswith("DRAIN")
+    assert run_module(capfd, socket=lb.socket, servers=servers(lb, "s1"), state="drain")["changed"] is False
+    drained = run_module(capfd, socket=lb.socket, servers=servers(lb, "s1"), state="drained", interval=0.1)
+    assert drained["changed"] is True and status(lb, "s1").startswith("MAINT")
+    assert run_module(capfd, socket=lb.socket, servers=servers(lb, "s1"), state="drained", interval=0.1)["changed"] is False
+
+
 def test_drain_timeout_shuts_the_remaining_session_down(lb, capfd):
     lb.api.set_state({"backend": "svc", "server": "s2"}, haproxy.MAINT)
     outcome = []

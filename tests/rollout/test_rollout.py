@@ -1,0 +1,219 @@
+"""Fleet operations under load (issue 8; the matrix T1-T8 of shared/reference/fleet-anchors.md section 5.2).
+
+Runs in the Molecule `rollout` scenario's verify step, in this order, on a fleet converged at version N.
+Throughout each case a load generator sends text-to-speech requests and holds speech-to-text WebSocket
+sessions through the load balancer; every case ends with zero failed requests, and its load report
+is printed (pytest -s) and saved under the artifacts directory.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "loadgen"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from fleet import Fleet, Watcher, docker, env, get_json, on_host, post_json  # noqa: E402
+from loadgen import Config, LoadGenerator  # noqa: E402
+
+N1 = "services-n1.yml"
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    artifacts = Path(env("MOLECULE_EPHEMERAL_DIRECTORY")) / "artifacts"
+    artifacts.mkdir(exist_ok=True)
+    fleet = Fleet(inventory=env("MOLECULE_INVENTORY_FILE"), artifacts=artifacts)
+    run = fleet.playbook("playbooks/plan.yml", "services-n.yml")  # writes the plan and catalog the tests read
+    assert run.rc == 0, run.tail()
+    return fleet
+
+
+@pytest.fixture
+def load(fleet, request):
+    """Load through the load balancer during the test; after it, the report must show no failure."""
+    generator = LoadGenerator(Config(
+        tts_url=fleet.lb_url("tts-aria"), tts_workers=2, tts_pause=0.05, voice="en-US-AriaNeural",
+        stt_url=fleet.lb_url("stt-en-us", "ws"), stt_sessions=2, session_seconds=4,
+        long_session_seconds=float(getattr(request, "param", 0) or 0), long_session_may_close=True)).start()
+    assert generator.wait_ready(60), generator.report()
+    yield generator
+    report = generator.stop()
+    name = request.node.name
+    (fleet.artifacts / f"load-{name}.json").write_text(json.dumps(report, indent=1))
+    print(f"\nLOAD REPORT {name}: " + " | ".join(
+        f"{workload} sent={numbers['sent']} failed={numbers['failed']} p50={numbers['p50_ms']}ms p99={numbers['p99_ms']}ms"
+        for workload, numbers in report["workloads"].items() if numbers["sent"]))
+    assert report["totals"]["failed"] == 0, report["failures"][:20]
+    assert report["totals"]["ok"] > 0
+
+
+def images(fleet):
+    return {host: {name: c["image"] for name, c in fleet.containers(host).items()} for host in fleet.hosts}
+
+
+def test_t1_an_image_that_does_not_exist_stops_before_any_host_changes(fleet, load):
+    before = {host: fleet.containers(host) for host in fleet.hosts}
+    run = fleet.playbook("playbooks/rollout.yml", "services-n1.yml", "speech_allow_unknown_tags=true",
+                         '{"speech_services": [{"name": "stt-en-us", "kind": "speech-to-text", "version": "9.9.9", '
+                         '"locale": "en-US", "replicas": 2, "cpus": 0.25, "memory_mb": 256}, {"name": "tts-aria", '
+                         '"kind": "neural-text-to-speech", "version": "4.0.0", "voice": "en-US-AriaNeural", "replicas": 2, '
+                         '"cpus": 0.25, "memory_mb": 256}, {"name": "lid", "kind": "language-detection", "version": "1.17.0", '
+                         '"replicas": 1, "cpus": 0.25, "memory_mb": 256}]}')
+    assert run.rc != 0
+    assert "9.9.9" in run.output and "Pull" in run.output, run.tail()
+    assert {host: fleet.containers(host) for host in fleet.hosts} == before
+    assert fleet.all_up(), fleet.servers()
+
+
+@pytest.mark.parametrize("load", [20], indirect=True)
+def test_upgrade_every_service_with_a_reload_during_a_drain(fleet, load):
+    """T5 and T6 ride along: HAProxy is reloaded while a server is drained, and a 20 s session runs through the drains."""
+    def reload_during_drain(states):
+        drained = [server for server, status in states.items() if status.startswith(("MAINT", "DRAIN"))]
+        if not drained:
+            return None
+        fleet.reload_lb()
+        time.sleep(0.5)
+        return {server: fleet.servers().get(server) for server in drained}
+
+    watcher = Watcher(fleet, reload_during_drain)
+    watcher.start()
+    run = fleet.playbook("playbooks/rollout.yml", N1)
+    watcher.stop()
+    assert run.rc == 0, run.tail()
+    for host, containers in images(fleet).items():
+        for name, image in containers.items():
+            assert image.split(":")[-1].startswith(("5.1.0", "4.1.0", "1.18.0")), (host, name, image)
+    assert watcher.acted, "no server was seen drained during the rollout"
+    assert all(status.startswith(("MAINT", "DRAIN")) for status in watcher.acted.values()), watcher.acted
+    assert fleet.all_up(), fleet.servers()
+    assert load.wait_long_session(60)
+    assert load.report()["long_session"]["outcome"] in ("completed", "closed"), load.report()["long_session"]
+
+
+def test_t2_a_broken_version_fails_the_canary_and_rolls_it_back(fleet, load):
+    before = {host: fleet.containers(host) for host in fleet.hosts}
+    run = fleet.playbook("playbooks/rollout.yml", "services-broken.yml")
+    assert run.rc != 0
+    assert "failed its health gate on speechops-molro-host1" in run.output, run.tail()
+    assert "The previous container was put back and answers /ready again" in run.output, run.tail()
+    after = {host: fleet.containers(host) for host in fleet.hosts}
+    for host in fleet.hosts[1:]:  # not touched at all: same containers, same IDs
+        assert {name: c["id"] for name, c in after[host].items()} == {name: c["id"] for name, c in before[host].items()}
+    canary_stt = [name for name in after["speechops-molro-host1"] if name.startswith("speech-stt-en-us")]
+    assert canary_stt and all(after["speechops-molro-host1"][name]["image"].endswith("5.1.0-amd64-en-us") for name in canary_stt)
+    assert not any(name.endswith("-previous") for name in after["speechops-molro-host1"])
+    assert fleet.all_up(), fleet.servers()
+
+
+def test_t3_a_host_stopped_in_its_batch_stops_the_rollout(fleet, load):
+    victim = "speechops-molro-host3"
+    victim_servers = [server["server"] for server in lb_servers(fleet, victim)]
+
+    def stop_when_drained(states):
+        if victim_servers and all(states.get((backend, server), "").startswith("MAINT")
+                                  for (backend, server) in states if server in victim_servers):
+            docker("stop", "-t", "5", victim)
+            return True
+        return None
+
+    watcher = Watcher(fleet, stop_when_drained)
+    watcher.start()
+    run = fleet.playbook("playbooks/rollout.yml", N1, "speech_log_level=Warning")
+    watcher.stop()
+    assert watcher.acted, "the victim was never drained"
+    assert run.rc != 0
+    assert f"{victim} failed or became unreachable" in run.output, run.tail()
+    states = fleet.servers()
+    for (backend, server), status in states.items():
+        if server in victim_servers:
+            assert not status.startswith(("UP", "DRAIN")), (server, status)
+        else:
+            assert status == "UP", (server, status)
+
+
+def test_t7_a_rerun_after_the_partial_failure_converges_and_leaves_nothing_drained(fleet, load):
+    docker("start", "speechops-molro-host3")
+    fleet.wait_systemd("speechops-molro-host3")
+    run = fleet.playbook("playbooks/rollout.yml", N1, "speech_log_level=Warning")
+    assert run.rc == 0, run.tail()
+    assert fleet.all_up(), fleet.servers()
+    for host in fleet.hosts:
+        for name, container in fleet.containers(host).items():
+            assert "Logging__Console__LogLevel__Default=Warning" in container["env"], (host, name)
+            assert container["running"] and not name.endswith("-previous"), (host, name)
+
+
+def test_t4_key_rotation_gates_on_the_new_key_and_moves_the_fleet(fleet, load):
+    admin = env("SANDBOX_BILLING").rstrip("/").rsplit(":", 1)[0] + ":5002"  # the billing stub's admin API
+    state = Path(env("SANDBOX_STATE"))
+    primary, secondary = ((state / name).read_text().strip() for name in ("api-key", "api-key-secondary"))
+    # T4: the second key revoked first: the canary's gate sees /status Invalid and the rollout stops, changing nothing.
+    post_json(admin + "/admin/keys/revoke", {"key": secondary})
+    try:
+        before = {host: fleet.containers(host) for host in fleet.hosts}
+        run = fleet.playbook("playbooks/rotate_keys.yml", N1, "speech_log_level=Warning", "speech_api_key_in_use=secondary")
+        assert run.rc != 0 and "the ApiKey is not valid" in run.output, run.tail()
+        for host in fleet.hosts:
+            assert {n: c["labels"].get("speechops.api_key") for n, c in fleet.containers(host).items()} == \
+                {n: c["labels"].get("speechops.api_key") for n, c in before[host].items()}
+        assert fleet.all_up(), fleet.servers()
+    finally:
+        post_json(admin + "/admin/keys", {"key": secondary, "status": "Valid"})
+
+    run = fleet.playbook("playbooks/rotate_keys.yml", N1, "speech_log_level=Warning", "speech_api_key_in_use=secondary")
+    assert run.rc == 0, run.tail()
+    assert "Every speech container uses the secondary key" in run.output
+    post_json(admin + "/admin/keys/revoke", {"key": primary})
+    try:
+        for host in fleet.hosts:
+            for name, container in fleet.containers(host).items():
+                assert container["labels"]["speechops.api_key"] == "secondary", (host, name)
+                port = container["labels"]["speechops.host_port"]
+                status = get_json(f"http://{fleet.address(host)}:{port}/status")
+                assert status["apiStatus"] == "Valid", (host, name, status)
+        assert fleet.all_up(), fleet.servers()
+        # back to the primary key, as the inventory says, for the cases after this one
+        post_json(admin + "/admin/keys", {"key": primary, "status": "Valid"})
+        run = fleet.playbook("playbooks/rotate_keys.yml", N1, "speech_log_level=Warning", "speech_api_key_in_use=primary")
+        assert run.rc == 0, run.tail()
+    finally:
+        post_json(admin + "/admin/keys", {"key": primary, "status": "Valid"})
+
+
+def test_t8_a_docker_restart_with_live_restore_keeps_containers_and_the_lb_green(fleet, load):
+    host = "speechops-molro-host1"
+    before = {name: c["pid"] for name, c in fleet.containers(host).items()}
+    watcher = Watcher(fleet)
+    watcher.start()
+    on_host(host, "systemctl", "restart", "docker")
+    time.sleep(8)  # several health-check intervals of the load balancer
+    watcher.stop()
+    assert {name: c["pid"] for name, c in fleet.containers(host).items()} == before
+    assert {server: seen for server, seen in watcher.seen.items() if seen != {"UP"}} == {}
+
+
+def test_remove_a_service_drains_it_and_keeps_docker(fleet, load):
+    run = fleet.playbook("playbooks/remove.yml", N1, "speech_log_level=Warning", '{"speech_remove_services": ["lid"]}')
+    assert run.rc == 0, run.tail()
+    for host in fleet.hosts:
+        assert not [name for name in fleet.containers(host) if name.startswith("speech-lid")]
+        assert on_host(host, "sh", "-c", "ls /etc/speechops | grep -c '^speech-lid' || true").strip() == "0"
+        assert on_host(host, "systemctl", "is-active", "docker").strip() == "active"
+    assert not [server for server in fleet.servers() if server[0] == "lid"]
+    assert fleet.all_up(), fleet.servers()
+
+
+def lb_servers(fleet, host):
+    return [{"backend": name, "server": backend["container"]} for name, service in fleet.plan()["services"].items()
+            for backend in service["backends"] if backend["host"] == host]
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-v", "-s"] + os.sys.argv[1:]))
