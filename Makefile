@@ -75,7 +75,7 @@ integration: setup
 	export $(TEST_SANDBOX) $(SANDBOX_VAULT) SANDBOX_REQUIRED=1; \
 	  trap 'bash sandbox/sandbox.sh down' EXIT; \
 	  bash sandbox/sandbox.sh up && \
-	  python -m pytest tests/emulator tests/sandbox && \
+	  python -m pytest tests/emulator tests/loadgen tests/sandbox && \
 	  molecule test --all
 
 molecule: setup

@@ -82,8 +82,10 @@ seealso:
     description: One server per call, and a drain that fails at its timeout instead of shutting the rest down.
 attributes:
   check_mode:
+    description: Reports which servers would change, changing none.
     support: full
   diff_mode:
+    description: Not supported.
     support: none
 """
 
@@ -113,16 +115,16 @@ servers:
   contains:
     backend: {description: Backend name., type: str, returned: always}
     server: {description: Server name., type: str, returned: always}
-    before: {description: C(show stat) status before the change, for example C(UP) or C(MAINT)., type: str, returned: always}
+    before: {description: "C(show stat) status before the change, for example C(UP) or C(MAINT).", type: str, returned: always}
     after: {description: C(show stat) status at the end., type: str, returned: always}
-    target: {description: The admin state chosen, V(ready), V(drain), V(drained) or V(maint)., type: str, returned: always}
+    target: {description: "The admin state chosen: V(ready), V(drain), V(drained) or V(maint).", type: str, returned: always}
     sessions: {description: Sessions on the server when the module started., type: int, returned: always}
     cut_sessions: {description: Sessions shut down at the drain timeout., type: int, returned: always}
     healthy:
       description: With O(state=reconcile), whether O(servers[].ready_url) answered HTTP 200; else null.
       type: bool
       returned: always
-    reason: {description: What the ready check or the wait found, in words., type: str, returned: always}
+    reason: {description: "What the ready check or the wait found, in words.", type: str, returned: always}
   sample:
     - {backend: stt-en-us, server: speech-stt-en-us-1, before: UP, after: MAINT, target: drained, sessions: 2,
        cut_sessions: 0, healthy: null, reason: "drained in 4.0 s"}

@@ -254,7 +254,7 @@ def audio_message(request_id, payload, first=False):
 
 def parse_text_message(data):
     """({header name: value}, body); names kept as sent: the native SDK matches them case-sensitively."""
-    head, _, body = data.partition("\r\n\r\n")
+    head, _separator, body = data.partition("\r\n\r\n")
     headers = {}
     for line in head.split("\r\n"):
         name, sep, value = line.partition(":")
@@ -514,9 +514,9 @@ class LoadGenerator:
         self._setup_done.set()
         work = []
         if TTS in self.targets:
-            work += [asyncio.create_task(self._tts_worker()) for _ in range(self.config.tts_workers)]
+            work += [asyncio.create_task(self._tts_worker()) for _worker in range(self.config.tts_workers)]
         if STT in self.targets:
-            work += [asyncio.create_task(self._session_holder()) for _ in range(self.config.stt_sessions)]
+            work += [asyncio.create_task(self._session_holder()) for _session in range(self.config.stt_sessions)]
         if STT_LONG in self.targets:
             work.append(asyncio.create_task(self._long_session()))
         watcher = asyncio.create_task(self._watch())
@@ -819,7 +819,7 @@ class LoadGenerator:
                 else:
                     # After a failed send, only a moment for the receiver to see how the connection ended.
                     send_failed = sender.exception() is not None or result.error
-                    done, _ = await asyncio.wait({receiver}, timeout=0.5 if send_failed else config.turn_timeout)
+                    done, _pending = await asyncio.wait({receiver}, timeout=0.5 if send_failed else config.turn_timeout)
                     if not done:
                         result.ended_at = time.monotonic()
                         if sender.exception() is not None:

@@ -125,7 +125,7 @@ def test_configuration_errors(tmp_path):
     with pytest.raises(LoadGenError, match="need audio"):
         LoadGenerator(Config(stt_url="ws://127.0.0.1:9"))
     result = subprocess.run([sys.executable, LOADGEN, "--stt-url", "ws://127.0.0.1:9", "--audio-tts-url",
-                             f"http://127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=30)
+                             f"http://127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2 and "no audio for the STT sessions" in result.stderr and "connection refused" in result.stderr
 
 
@@ -302,7 +302,7 @@ def http_server(answer_requests):
         def data_received(self, data):
             self.buffer += data
             while b"\r\n\r\n" in self.buffer:
-                head, _, rest = self.buffer.partition(b"\r\n\r\n")
+                head, _separator, rest = self.buffer.partition(b"\r\n\r\n")
                 length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
                                if line.lower().startswith(b"content-length:")), 0)
                 if len(rest) < length:

@@ -34,7 +34,7 @@ class Run:
 
 
 def docker(*args, check=True, timeout=120):
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, check=False)
     if check and result.returncode != 0:
         raise RuntimeError(f"docker {' '.join(args)}: {result.stderr.strip()}")
     return result.stdout
@@ -59,7 +59,7 @@ class Fleet:
         args.append(str(PROJECT / playbook))
         environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_STDOUT_CALLBACK="default")
         started = time.time()
-        result = subprocess.run(args, cwd=PROJECT, env=environment, capture_output=True, text=True, timeout=timeout)
+        result = subprocess.run(args, cwd=PROJECT, env=environment, capture_output=True, text=True, timeout=timeout, check=False)
         return Run(result.returncode, result.stdout + result.stderr, time.time() - started)
 
     # ----- the load balancer ------------------------------------------------------------------
@@ -114,7 +114,7 @@ class Fleet:
     def wait_systemd(self, host, timeout=120):
         deadline = time.time() + timeout
         while time.time() < deadline:
-            state = subprocess.run(["docker", "exec", host, "systemctl", "is-system-running"], capture_output=True, text=True)
+            state = subprocess.run(["docker", "exec", host, "systemctl", "is-system-running"], capture_output=True, text=True, check=False)
             if state.stdout.strip() in ("running", "degraded"):
                 return
             time.sleep(1)

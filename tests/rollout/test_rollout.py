@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -99,7 +100,7 @@ def test_upgrade_every_service_with_a_reload_during_a_drain(fleet, load):
 
 def test_t2_a_broken_version_fails_the_canary_and_rolls_it_back(fleet, load):
     before = {host: fleet.containers(host) for host in fleet.hosts}
-    run = fleet.playbook("playbooks/rollout.yml", "services-broken.yml")
+    run = fleet.playbook("playbooks/rollout.yml", "services-broken.yml", "speech_ready_timeout=20")
     assert run.rc != 0
     assert "failed its health gate on speechops-molro-host1" in run.output, run.tail()
     assert "The previous container was put back and answers /ready again" in run.output, run.tail()
@@ -129,7 +130,11 @@ def test_t3_a_host_stopped_in_its_batch_stops_the_rollout(fleet, load):
     watcher.stop()
     assert watcher.acted, "the victim was never drained"
     assert run.rc != 0
-    assert f"{victim} failed or became unreachable" in run.output, run.tail()
+    # Through `docker exec` a stopped host fails its tasks (through SSH it is unreachable and the end-of-batch
+    # check names it); either way the recap names it and no other host failed.
+    recap = run.output[run.output.rindex("PLAY RECAP"):]
+    assert re.search(victim + r"\s*:.*(failed=[1-9]|unreachable=[1-9])", recap), run.tail()
+    assert not re.search(r"speechops-molro-host[12]\s*:.*(failed=[1-9]|unreachable=[1-9])", recap), run.tail()
     states = fleet.servers()
     for (backend, server), status in states.items():
         if server in victim_servers:
@@ -179,10 +184,6 @@ def test_t4_key_rotation_gates_on_the_new_key_and_moves_the_fleet(fleet, load):
                 status = get_json(f"http://{fleet.address(host)}:{port}/status")
                 assert status["apiStatus"] == "Valid", (host, name, status)
         assert fleet.all_up(), fleet.servers()
-        # back to the primary key, as the inventory says, for the cases after this one
-        post_json(admin + "/admin/keys", {"key": primary, "status": "Valid"})
-        run = fleet.playbook("playbooks/rotate_keys.yml", N1, "speech_log_level=Warning", "speech_api_key_in_use=primary")
-        assert run.rc == 0, run.tail()
     finally:
         post_json(admin + "/admin/keys", {"key": primary, "status": "Valid"})
 
@@ -200,7 +201,8 @@ def test_t8_a_docker_restart_with_live_restore_keeps_containers_and_the_lb_green
 
 
 def test_remove_a_service_drains_it_and_keeps_docker(fleet, load):
-    run = fleet.playbook("playbooks/remove.yml", N1, "speech_log_level=Warning", '{"speech_remove_services": ["lid"]}')
+    run = fleet.playbook("playbooks/remove.yml", N1, "speech_log_level=Warning", "speech_api_key_in_use=secondary",
+                         '{"speech_remove_services": ["lid"]}')
     assert run.rc == 0, run.tail()
     for host in fleet.hosts:
         assert not [name for name in fleet.containers(host) if name.startswith("speech-lid")]

@@ -294,7 +294,7 @@ def test_a_server_leaving_maint_gets_no_traffic_before_its_checks_pass(lb, capfd
     lb.backends["s2"].ready = False
     lb.api.set_state({"backend": "svc", "server": "s2"}, haproxy.READY, haproxy.MAINT)
     seen = set()
-    for _ in range(10):
+    for _look in range(10):
         seen.add(status(lb, "s2"))
         time.sleep(0.05)
     assert seen == {"DOWN"}
