@@ -242,9 +242,7 @@ def apply_drain(servers, server_set):
 
 def apply_drained(servers, server_set, timeout):
     api = server_set.api
-    for server in servers:
-        if haproxy.admin_state(server_set.result(server)["after"]) == haproxy.READY:
-            api.set_state(server, haproxy.DRAINED)  # a server already in MAINT takes no new sessions either
+    apply_drain(servers, server_set)  # a server already in MAINT takes no new sessions either
     started = time.time()
     still_busy = server_set.wait(servers, lambda entry: entry is None or entry["sessions"] == 0, timeout)
     for server in servers:
