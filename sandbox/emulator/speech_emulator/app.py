@@ -97,7 +97,7 @@ class Emulator:
             raise StartupError(f"Invalid Billing Endpoint URI: {endpoint!r}.")
         return billing_client.BillingClient(
             endpoint, self.settings.get("ApiKey"), self.kind.name, self.version, self.container_id,
-            interval=self.settings.number("Emulator:BillingIntervalSeconds", 15),
+            interval=self.settings.number("Emulator:BillingIntervalSeconds", 60),
             retries=self.settings.number("Emulator:BillingRetries", 10))
 
     def _setup_logging(self):

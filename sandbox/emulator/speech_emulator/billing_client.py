@@ -4,7 +4,7 @@ Contract (reference §5): usage is reported at an interval; while the endpoint c
 container keeps running but serves no queries; after a number of failed retries it stops serving
 for good (here: it stays up, /ready and every query answer 503, /status says why; restart it).
 Microsoft's 10 retries x 10-15 min are scaled down by default to Emulator:BillingRetries (10) x
-Emulator:BillingIntervalSeconds (15).
+Emulator:BillingIntervalSeconds (60): ten minutes of outage, long enough for the fault tests.
 """
 import asyncio
 import datetime
