@@ -339,16 +339,22 @@ class Prober(object):
         start = self.clock()
         deadline = start + max(0.0, status_timeout)
         attempts = 0
+        seen = None  # the last answer that carried an apiStatus
         while True:
             attempts += 1
-            last = self.fetch("GET", STATUS_PATH, timeout=self._timeout_within(deadline))
+            # a whole request each time: /status asks the billing endpoint, which may take seconds
+            last = self.fetch("GET", STATUS_PATH)
             parsed = parse_status_body(last)
+            if parsed["api_status"] is not None:
+                seen = (last, parsed)
             retry_after = parse_retry_after(last["headers"].get("retry-after"), self.wall_clock())
             retryable = parsed["api_status"] in RETRY_STATUSES or last["status"] is None
             now = self.clock()
             if not retryable or now >= deadline:
                 break
             self.sleep(max(0.0, min(retry_after or interval, deadline - now)))
+        if parsed["api_status"] is None and seen is not None:
+            last, parsed = seen  # a last try that got no answer says less than the one before it
         parsed.update({
             "http_status": last["status"],
             "retry_after": retry_after,

@@ -13,6 +13,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -302,6 +303,25 @@ def test_status_retry_after_is_cut_to_the_timeout(server):
     assert status["attempts"] == 2
     assert status["retry_after"] == 60.0
     assert status["waited_seconds"] == 30.0
+
+
+def slow_answer(seconds, answer):
+    def payload(headers, body):
+        time.sleep(seconds)
+        return answer[2]
+    return answer[0], answer[1], payload
+
+
+def test_status_keeps_the_last_api_status_when_the_last_try_gets_no_answer(server):
+    """The billing endpoint down: /status said CouldNotConnect, then the retry timed out; the report must
+    still say CouldNotConnect (what the operator acts on), not only that /status did not answer."""
+    server.script.on("/status", status_answer("CouldNotConnect", "Could not connect to the billing endpoint.", retry_after="60"),
+                     slow_answer(1.0, status_answer("CouldNotConnect")))
+    fake = FakeTime()
+    status = prober(server.url, fake, request_timeout=0.3).check_status(status_timeout=30, interval=1.0)
+    assert status["attempts"] == 2
+    assert (status["api_status"], status["http_status"]) == ("CouldNotConnect", 200)
+    assert status["api_status_message"] == "Could not connect to the billing endpoint."
 
 
 def test_status_without_retry_after_uses_the_interval(server):
