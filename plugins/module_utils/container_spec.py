@@ -5,14 +5,17 @@
 """How one planned container runs: its settings, env file path, mounts, directories, ports and limits.
 
 Pure functions; stdlib only; Python 3.8+. The filter speechops.speech.speech_container_spec wraps
-run_spec(). Secrets are not handled here: the spec names which secret settings the env file must
-carry (secret_settings), and the role's env template writes their values, so no secret ever passes
-through a return value that Ansible could print.
+run_spec(). A run spec holds no secret: it names which secret settings the env file must carry
+(secret_settings). Only config_files() (the filter speechops.speech.speech_config_files) puts their
+values into the env files' content, and the role passes that straight to the config_files module in
+a no_log task, so no secret passes through a result that Ansible prints.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
+
+import json
 
 from ansible_collections.speechops.speech.plugins.module_utils import catalog
 from ansible_collections.speechops.speech.plugins.module_utils.image_ref import parse_image_reference
@@ -211,3 +214,44 @@ def run_spec(container, options=None):
     }
     spec["description"] = _description(container, spec)
     return spec
+
+
+ENV_FILE_HEADER = "# Managed by speechops.speech (roles/speech_containers); changes are overwritten.\n"
+
+
+def env_file_content(spec, secrets):
+    """The env file of one run spec: its settings, then the values of its secret_settings from secrets."""
+    missing = [name for name in spec["secret_settings"] if not secrets.get(name)]
+    if missing:
+        raise SpecError("{0} needs {1}, which is empty".format(spec["name"], ", ".join(missing)))
+    lines = ["# Run configuration of {0}; root-only (0600): it holds the secrets.".format(spec["name"])]
+    lines += ["{0}={1}".format(name, value) for name, value in spec["env"].items()]
+    lines += ["{0}={1}".format(name, secrets[name]) for name in spec["secret_settings"]]
+    for line in lines:
+        if "\n" in line or "\r" in line:
+            raise SpecError("{0}: a setting holds a line break: {1}".format(spec["name"], line.split("=", 1)[0]))
+    return ENV_FILE_HEADER + "\n".join(lines) + "\n"
+
+
+def description_content(spec):
+    """container.json of one run spec: what runs, for audit; no secret."""
+    return json.dumps(spec["description"], indent=4, ensure_ascii=False) + "\n"
+
+
+def config_files(specs, config_root, data_root, secrets):
+    """What the config_files module writes for a host's run specs: the folders (the root-only config root and
+    one per container, the data root, the mounted folders owned by the images' nonroot user) and each
+    container's env file (0600) and container.json (0644)."""
+    directories = [{"path": config_root, "owner": "root", "group": "root", "mode": "0700"}]
+    directories += [{"path": spec["config_dir"], "owner": "root", "group": "root", "mode": "0700"} for spec in specs]
+    directories.append({"path": data_root, "owner": "root", "group": "root", "mode": "0755"})
+    for spec in specs:
+        directories += [{"path": folder["path"], "owner": str(folder["owner"]), "group": str(folder["group"]),
+                         "mode": folder["mode"]} for folder in spec["directories"]]
+    files = []
+    for spec in specs:
+        files.append({"path": spec["env_file"], "owner": "root", "group": "root", "mode": "0600",
+                      "content": env_file_content(spec, secrets)})
+        files.append({"path": spec["description_file"], "owner": "root", "group": "root", "mode": "0644",
+                      "content": description_content(spec)})
+    return {"directories": directories, "files": files}

@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from ansible_collections.speechops.speech.plugins.module_utils.container_spec import SpecError, env_name, run_spec
+from ansible_collections.speechops.speech.plugins.module_utils.container_spec import SpecError, config_files, env_file_content, env_name, run_spec
 from ansible_collections.speechops.speech.plugins.module_utils.plan import build_plan
 
 BILLING = "https://contoso.cognitiveservices.azure.com/"
@@ -112,3 +114,33 @@ def test_a_kind_without_disconnected_mode_is_refused_in_disconnected_mode():
                                            ("Logging:Console:LogLevel:Default", "Logging__Console__LogLevel__Default")])
 def test_env_name_nests_with_double_underscores(setting, name):
     assert env_name(setting) == name
+
+
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+def test_config_files_lists_every_folder_and_file_with_its_owner_and_mode():
+    specs = [run_spec(planned(CSTT), {"billing_endpoint": BILLING}), run_spec(planned(TTS), {"billing_endpoint": BILLING})]
+    result = config_files(specs, "/etc/speechops", "/var/lib/speechops", {"ApiKey": KEY})
+    folders = {folder["path"]: (folder["owner"], folder["mode"]) for folder in result["directories"]}
+    assert folders["/etc/speechops"] == ("root", "0700") and folders["/var/lib/speechops"] == ("root", "0755")
+    for spec in specs:
+        assert folders[spec["config_dir"]] == ("root", "0700")
+    models = [path for path in folders if path.endswith("/models")]
+    assert models and all(folders[path] == ("65532", "0750") for path in models)
+    files = {item["path"]: item for item in result["files"]}
+    env = files[specs[0]["env_file"]]
+    assert env["mode"] == "0600" and env["owner"] == "root"
+    assert "ApiKey=%s\n" % KEY in env["content"] and "Eula=accept\n" in env["content"]
+    description = files[specs[0]["description_file"]]
+    assert description["mode"] == "0644" and KEY not in description["content"]
+    assert json.loads(description["content"]) == specs[0]["description"]
+
+
+def test_env_file_refuses_an_empty_secret_and_a_line_break():
+    spec = run_spec(planned(STT), {"billing_endpoint": BILLING})
+    with pytest.raises(SpecError, match="ApiKey"):
+        env_file_content(spec, {"ApiKey": ""})
+    broken = dict(spec, env=dict(spec["env"], Logging__Console__LogLevel__Default="Debug\nApiKey=stolen"))
+    with pytest.raises(SpecError, match="line break"):
+        env_file_content(broken, {"ApiKey": KEY})
