@@ -169,7 +169,7 @@ def _check_options(port_base, port_max, strategy, max_moves, profile):
         raise PlanInputError("speech_port_max (%d) must be >= speech_port_base (%d)" % (port_max, port_base))
     if strategy not in STRATEGIES:
         raise PlanInputError("speech_placement_strategy must be one of %s, got %r" % (", ".join(STRATEGIES), strategy))
-    max_moves = _as_int(max_moves, "speech_rebalance_max_moves")
+    max_moves = _as_int(max_moves, "speech_max_moves")
     return port_base, port_max, max_moves, str(profile)
 
 

@@ -375,7 +375,7 @@ def test_bad_services_name_the_variable(services, message):
     ({"port_base": 0}, r"speech_port_base must be an integer >= 1"),
     ({"port_max": 70000}, r"must lie within 1..65535"),
     ({"strategy": "random"}, r"speech_placement_strategy must be one of spread, binpack"),
-    ({"max_moves": -3}, r"speech_rebalance_max_moves must be an integer >= 0"),
+    ({"max_moves": -3}, r"speech_max_moves must be an integer >= 0"),
 ])
 def test_bad_options_name_the_variable(options, message):
     with pytest.raises(PlanInputError, match=message):
