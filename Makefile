@@ -77,18 +77,19 @@ unit: setup
 docs: setup
 	python scripts/role_docs.py
 
-# Everything that needs Docker, on the test sandbox, which is removed afterwards even on failure.
+# Everything that needs Docker, on a new test sandbox (what a killed run left is removed first),
+# which is removed afterwards even on failure.
 integration: setup
 	export $(TEST_SANDBOX) $(SANDBOX_VAULT) SANDBOX_REQUIRED=1; \
 	  trap 'bash sandbox/sandbox.sh down' EXIT; \
-	  bash sandbox/sandbox.sh up && \
+	  bash sandbox/sandbox.sh down && bash sandbox/sandbox.sh up && \
 	  python -m pytest tests/emulator tests/loadgen tests/sandbox && \
 	  molecule test --all
 
 molecule: setup
 	export $(TEST_SANDBOX) $(SANDBOX_VAULT); \
 	  trap 'bash sandbox/sandbox.sh down' EXIT; \
-	  bash sandbox/sandbox.sh up && molecule test --all
+	  bash sandbox/sandbox.sh down && bash sandbox/sandbox.sh up && molecule test --all
 
 clean: sandbox-down
 	rm -rf .cache .pytest_cache tests/output

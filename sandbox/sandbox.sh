@@ -111,12 +111,29 @@ start_if_stopped() {
   [ "$(docker container inspect -f '{{.State.Running}}' "$1")" = true ] || docker start "$1" >/dev/null
 }
 
+# A container made from other state (another checkout's CA, older keys, a run that was killed) is
+# replaced: it is labelled with the digest of the files it was started with.
+state_digest() {  # files...
+  cat "$@" | sha256sum | cut -c1-16
+}
+
+reuse_container() {  # name, digest: true when a container started from the same state exists
+  container_exists "$1" || return 1
+  if [ "$(docker container inspect -f '{{index .Config.Labels "speechops.sandbox.state"}}' "$1")" != "$2" ]; then
+    log "replacing $1: it was started from other sandbox state"
+    docker rm -f -v "$1" >/dev/null
+    return 1
+  fi
+  start_if_stopped "$1"
+}
+
 ensure_registry() {
-  if container_exists "$REGISTRY_NAME"; then start_if_stopped "$REGISTRY_NAME"; return; fi
+  local digest; digest="$(state_digest "$REGISTRY_CERTS/server.crt" "$REGISTRY_AUTH/htpasswd")"
+  reuse_container "$REGISTRY_NAME" "$digest" && return
   log "starting the registry at https://$REGISTRY_HOSTNAME:$REGISTRY_PORT (and $REGISTRY_LOCAL_PORT)"
   ensure_volume "$REGISTRY_NAME-data"
   docker run -d --name "$REGISTRY_NAME" --hostname "$REGISTRY_HOSTNAME" \
-    --label "$SANDBOX_LABEL" --label speechops.sandbox.role=registry \
+    --label "$SANDBOX_LABEL" --label speechops.sandbox.role=registry --label "speechops.sandbox.state=$digest" \
     --network "$SANDBOX_NETWORK" --ip "$REGISTRY_IP" --network-alias "$REGISTRY_HOSTNAME" \
     -p "$REGISTRY_LOCAL_PORT:$REGISTRY_PORT" \
     -v "$REGISTRY_CERTS:/etc/docker/registry/certs:ro" \
@@ -145,10 +162,11 @@ push_images() {
 }
 
 ensure_billing() {
-  if container_exists "$BILLING_NAME"; then start_if_stopped "$BILLING_NAME"; return; fi
+  local digest; digest="$(state_digest "$BILLING_ENV_FILE")"
+  reuse_container "$BILLING_NAME" "$digest" && return
   log "starting the billing stub at http://$BILLING_IP:5001/ (admin API on :5002)"
   docker run -d --name "$BILLING_NAME" --hostname billing.sandbox \
-    --label "$SANDBOX_LABEL" --label speechops.sandbox.role=billing \
+    --label "$SANDBOX_LABEL" --label speechops.sandbox.role=billing --label "speechops.sandbox.state=$digest" \
     --network "$SANDBOX_NETWORK" --ip "$BILLING_IP" --network-alias billing.sandbox \
     --env-file "$BILLING_ENV_FILE" --restart unless-stopped \
     "$EMULATOR_PREFIX/speechops/billing-stub:1.0.0" --host 0.0.0.0 --port 5001 --admin-port 5002 >/dev/null
@@ -190,21 +208,32 @@ wait_for_systemd() {  # container
 
 wait_for_registry() {
   # An authenticated registry answers /v2/ with 401 once it serves TLS with our certificate.
-  python3 - "$REGISTRY_LOCAL_PORT" "$CA_DIR/ca.crt" <<'PY' || die "the registry did not answer on https://$REGISTRY_LOCAL_PORT/v2/"
+  local last_error
+  if last_error="$(python3 - "$REGISTRY_LOCAL_PORT" "$CA_DIR/ca.crt" <<'PY'
 import ssl, sys, time, urllib.error, urllib.request
 address, ca = sys.argv[1], sys.argv[2]
 context = ssl.create_default_context(cafile=ca)
-for _ in range(60):
+last_error = "no answer"
+for _ in range(120):
     try:
         urllib.request.urlopen(f"https://{address}/v2/", context=context, timeout=2)
+        last_error = "/v2/ answered without asking for credentials"
     except urllib.error.HTTPError as answer:
         if answer.code == 401:
             sys.exit(0)
-    except OSError:
-        pass
+        last_error = f"HTTP {answer.code}"
+    except OSError as error:
+        last_error = str(error)
     time.sleep(0.5)
+print(last_error)
 sys.exit(1)
 PY
+  )"; then
+    return
+  fi
+  docker ps -a --filter "name=^$REGISTRY_NAME\$" --format '[sandbox] {{.Names}}: {{.Status}} {{.Ports}}' >&2
+  docker logs --tail 20 "$REGISTRY_NAME" >&2 || true
+  die "the registry did not answer on https://$REGISTRY_LOCAL_PORT/v2/ within a minute: $last_error"
 }
 
 write_env_file() {
