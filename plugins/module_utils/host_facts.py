@@ -481,6 +481,25 @@ OS_FAMILIES = {
 }
 
 
+def parse_image_list(output: Optional[str]) -> Optional[List[str]]:
+    """References of the images on a host, from `docker image ls --digests --format` lines of
+    "repository<TAB>tag<TAB>digest": each "repository:tag" and "repository@digest", sorted. None when Docker
+    did not answer (unknown, not "no images")."""
+    if output is None:
+        return None
+    references = set()
+    for line in output.splitlines():
+        fields = line.split("\t")
+        if len(fields) != 3 or fields[0] == "<none>":
+            continue
+        repository, tag, digest = fields
+        if tag != "<none>":
+            references.add("%s:%s" % (repository, tag))
+        if digest != "<none>":
+            references.add("%s@%s" % (repository, digest))
+    return sorted(references)
+
+
 def parse_os_release(text: Optional[str]) -> Dict[str, Optional[str]]:
     """id, version_id, codename and the Ansible-style family from /etc/os-release."""
     fields = {}

@@ -9,16 +9,17 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 ---
 module: config_files
-short_description: Write a host's speech container folders and files in one call
+short_description: Write a host's configuration folders and files in one call
 description:
-  - Makes each folder of O(directories) and writes each file of O(files) with its content, owner, group and mode,
-    in one module call for all of a host's containers (what a loop of M(ansible.builtin.file) and
-    M(ansible.builtin.template) tasks would do one item at a time).
+  - Makes each folder of O(directories), writes each file of O(files) with its content, owner, group and mode, and
+    removes each file of O(absent), in one module call (what a loop of M(ansible.builtin.file),
+    M(ansible.builtin.copy) and M(ansible.builtin.template) tasks would do one item at a time).
   - A file is written only when its content differs, to a temporary file created with the final owner and mode in the
     same folder and then renamed over the old one, so a reader never sees a half-written file and a secret is never
     readable by anyone else, not even for a moment.
   - The role C(speechops.speech.speech_containers) passes what the filter P(speechops.speech.speech_config_files#filter)
-    returns.
+    returns; the roles C(speechops.speech.docker) and C(speechops.speech.loadbalancer) write their configuration
+    with it.
 version_added: "0.1.0"
 author:
   - speechops team (@speechops)
@@ -34,13 +35,11 @@ options:
         type: path
         required: true
       owner:
-        description: User name or uid.
+        description: User name or uid; when not set, the user the module runs as.
         type: str
-        default: root
       group:
-        description: Group name or gid.
+        description: Group name or gid; when not set, the group the module runs as.
         type: str
-        default: root
       mode:
         description: Octal mode, for example C("0700").
         type: str
@@ -60,17 +59,21 @@ options:
         type: str
         required: true
       owner:
-        description: User name or uid.
+        description: User name or uid; when not set, the user the module runs as.
         type: str
-        default: root
       group:
-        description: Group name or gid.
+        description: Group name or gid; when not set, the group the module runs as.
         type: str
-        default: root
       mode:
         description: Octal mode, for example C("0600").
         type: str
         required: true
+  absent:
+    description:
+      - Files to remove when they exist, after the writes. A folder here is an error, never removed.
+    type: list
+    elements: path
+    default: []
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -102,7 +105,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 changed_paths:
-  description: The folders and files created or changed (content, owner, group or mode), in the order given.
+  description: The folders and files created, changed (content, owner, group or mode) or removed, in the order given.
   returned: always
   type: list
   elements: str
@@ -119,17 +122,21 @@ from ansible.module_utils.common.text.converters import to_bytes
 
 ENTRY_OPTIONS = {
     "path": {"type": "path", "required": True},
-    "owner": {"type": "str", "default": "root"},
-    "group": {"type": "str", "default": "root"},
+    "owner": {"type": "str"},
+    "group": {"type": "str"},
     "mode": {"type": "str", "required": True},
 }
 
 
 def _uid(owner):
+    if owner is None:
+        return os.geteuid()
     return int(owner) if owner.isdigit() else pwd.getpwnam(owner).pw_uid
 
 
 def _gid(group):
+    if group is None:
+        return os.getegid()
     return int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
 
 
@@ -191,12 +198,23 @@ def _write_file(entry, check_mode):
     return True
 
 
+def _remove_file(path, check_mode):
+    if not os.path.lexists(path):
+        return False
+    if os.path.isdir(path) and not os.path.islink(path):
+        raise IsADirectoryError("a folder, which this module never removes")
+    if not check_mode:
+        os.unlink(path)
+    return True
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
             "directories": {"type": "list", "elements": "dict", "default": [], "options": ENTRY_OPTIONS},
             "files": {"type": "list", "elements": "dict", "default": [],
                       "options": dict(ENTRY_OPTIONS, content={"type": "str", "required": True, "no_log": True})},
+            "absent": {"type": "list", "elements": "path", "default": []},
         },
         supports_check_mode=True,
     )
@@ -209,8 +227,12 @@ def main():
         for current in module.params["files"]:
             if _write_file(current, module.check_mode):
                 changed_paths.append(current["path"])
+        for path in module.params["absent"]:
+            current = {"path": path}
+            if _remove_file(path, module.check_mode):
+                changed_paths.append(path)
     except (OSError, KeyError, ValueError) as exc:
-        module.fail_json(msg="Cannot write %s: %s" % (current["path"] if current else "the files", exc),
+        module.fail_json(msg="Cannot write or remove %s: %s" % (current["path"] if current else "the files", exc),
                          changed_paths=changed_paths, changed=bool(changed_paths))
     module.exit_json(changed=bool(changed_paths), changed_paths=changed_paths)
 

@@ -194,6 +194,11 @@ ansible_facts:
               returned: always
               type: bool
               sample: true
+            enabled:
+              description: Whether systemd starts C(docker.service) at boot (C(systemctl is-enabled docker)).
+              returned: always
+              type: bool
+              sample: true
         gstreamer:
           description: GStreamer 1.x on the host, which the Speech containers use for compressed audio.
           returned: always
@@ -209,6 +214,14 @@ ansible_facts:
               returned: always
               type: str
               sample: 1.22.0
+        images:
+          description:
+            - Every image on the host, as C(repository:tag) and C(repository@digest), sorted.
+            - V(null) when Docker is absent or does not answer.
+          returned: always
+          type: list
+          elements: str
+          sample: [registry.example.com/azure-cognitive-services/speechservices/speech-to-text:5.1.0-amd64-en-us]
         containers:
           description:
             - The containers this collection manages on the host (label C(speechops.managed=true)), running or not,
@@ -315,6 +328,7 @@ from ansible_collections.speechops.speech.plugins.module_utils.host_facts import
     listening_ports,
     parse_dockerd_version,
     parse_gstreamer_version,
+    parse_image_list,
 )
 
 COMMAND_TIMEOUT_SECONDS = 30
@@ -338,7 +352,9 @@ def bounded(module, args):
 def docker_facts(module):
     dockerd = module.get_bin_path("dockerd")
     docker = module.get_bin_path("docker")
-    facts = {"installed": bool(dockerd or docker), "version": None, "running": False}
+    systemctl = module.get_bin_path("systemctl")
+    facts = {"installed": bool(dockerd or docker), "version": None, "running": False,
+             "enabled": bool(systemctl) and (command_output(module, [systemctl, "is-enabled", "docker"]) or "").strip() == "enabled"}
     if dockerd:
         facts["version"] = parse_dockerd_version(command_output(module, [dockerd, "--version"]))
     if docker:
@@ -357,6 +373,15 @@ def inspect_all_containers(module, docker_facts_):
     if not ids:
         return None
     return command_output(module, bounded(module, [docker, "inspect"] + ids))
+
+
+def image_references(module, docker_facts_):
+    """Every image on the host as repository:tag and repository@digest; None when Docker does not answer."""
+    docker = module.get_bin_path("docker")
+    if not (docker and docker_facts_["running"]):
+        return None
+    return parse_image_list(command_output(module, bounded(module, [
+        docker, "image", "ls", "--digests", "--format", "{{.Repository}}\t{{.Tag}}\t{{.Digest}}"])))
 
 
 def gstreamer_facts(module):
@@ -393,6 +418,7 @@ def main():
         architecture=platform.machine() or None,
         docker=docker,
         gstreamer=gstreamer_facts(module),
+        images=image_references(module, docker),
         primary_ipv4=primary_ipv4(),
         python_version=platform.python_version(),
     )

@@ -488,3 +488,21 @@ def test_container_facts_without_docker():
 ])
 def test_parse_os_release(os_release, expected):
     assert hf.parse_os_release(os_release) == expected
+
+
+def test_parse_image_list_gives_tags_and_digests_and_skips_dangling_images():
+    output = ("registry.example.com/speech-to-text\t5.1.0-amd64-en-us\tsha256:aa\n"
+              "registry.example.com/speech-to-text\t<none>\tsha256:bb\n"
+              "<none>\t<none>\tsha256:cc\n"
+              "registry.example.com/language-detection\tlatest\t<none>\n")
+    assert hf.parse_image_list(output) == [
+        "registry.example.com/language-detection:latest",
+        "registry.example.com/speech-to-text:5.1.0-amd64-en-us",
+        "registry.example.com/speech-to-text@sha256:aa",
+        "registry.example.com/speech-to-text@sha256:bb",
+    ]
+
+
+def test_parse_image_list_keeps_unknown_apart_from_empty():
+    assert hf.parse_image_list(None) is None
+    assert hf.parse_image_list("") == []

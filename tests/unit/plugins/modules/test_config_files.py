@@ -99,3 +99,33 @@ def test_a_missing_folder_fails_with_the_path(tmp_path, run_module):
     result = run_module(args)
     assert result["failed"] is True
     assert str(tmp_path / "etc" / "speech-stt-1" / "env") in result["msg"] and SECRET not in json.dumps(result)
+
+
+def test_absent_removes_a_file_once_and_check_mode_only_reports(tmp_path, run_module):
+    stale = tmp_path / "http-proxy.conf"
+    stale.write_text("[Service]\n")
+    args = {"absent": [str(stale), str(tmp_path / "never-there.conf")]}
+    predicted = run_module(args, check_mode=True)
+    assert predicted["changed_paths"] == [str(stale)] and stale.exists()
+    removed = run_module(args)
+    assert removed["changed"] is True and removed["changed_paths"] == [str(stale)]
+    assert not stale.exists()
+    again = run_module(args)
+    assert again["changed"] is False and again["changed_paths"] == []
+
+
+def test_absent_refuses_a_folder(tmp_path, run_module):
+    folder = tmp_path / "docker.service.d"
+    folder.mkdir()
+    result = run_module({"absent": [str(folder)]})
+    assert result["failed"] is True and str(folder) in result["msg"] and "folder" in result["msg"]
+    assert folder.is_dir()
+
+
+def test_owner_and_group_default_to_the_user_the_module_runs_as(tmp_path, run_module):
+    folder, report = tmp_path / "artifacts", tmp_path / "artifacts" / "speech-plan.json"
+    result = run_module({"directories": [{"path": str(folder), "mode": "0755"}],
+                         "files": [{"path": str(report), "mode": "0644", "content": "{}\n"}]})
+    assert result["changed_paths"] == [str(folder), str(report)]
+    assert (report.stat().st_uid, report.stat().st_gid) == (os.geteuid(), os.getegid())
+    assert run_module({"files": [{"path": str(report), "mode": "0644", "content": "{}\n"}]})["changed"] is False

@@ -85,6 +85,7 @@ def docker_cli(args):
         "info": (0, "20.10.24+dfsg1\n"),
         "ps": (0, "4f1c0ffee\n"),
         "inspect": (0, json.dumps([MANAGED_CONTAINER])),
+        "image": (0, "registry.sandbox:5000/speech-to-text\t5.1.0-amd64-en-us\tsha256:feed\n<none>\t<none>\t<none>\n"),
     }
     return answers[args[0]]
 
@@ -94,6 +95,7 @@ ALL_PROGRAMS = {
     "docker": docker_cli,
     "gst-launch-1.0": (0, GST_VERSION),
     "gst-inspect-1.0": (0, GST_VERSION),
+    "systemctl": (0, "enabled\n"),
 }
 
 
@@ -120,8 +122,9 @@ def test_reports_every_fact_of_the_recorded_host(run_module, tmp_path):
     assert (facts["memory_limit_mb"], facts["memory_usable_mb"]) == (2048, 2048)
     assert (facts["clock_mhz"], facts["clock_source"]) == (2600, "cpuinfo")
     assert (facts["docker_data_root"], facts["disk_path"]) == (str(tmp_path / "docker"), str(tmp_path))
-    assert facts["docker"] == {"installed": True, "version": "20.10.24+dfsg1", "running": True}
+    assert facts["docker"] == {"installed": True, "version": "20.10.24+dfsg1", "running": True, "enabled": True}
     assert facts["gstreamer"] == {"installed": True, "version": "1.22.0"}
+    assert facts["images"] == ["registry.sandbox:5000/speech-to-text:5.1.0-amd64-en-us", "registry.sandbox:5000/speech-to-text@sha256:feed"]
     assert facts["python_version"].count(".") == 2
     assert [(c["name"], c["service"], c["host_port"], c["running"]) for c in facts["containers"]] == [("speech-stt-1", "stt", 5100, True)]
     assert facts["ports_in_use"] == [22, 5101]
@@ -181,20 +184,21 @@ def test_option_overrides_daemon_json(run_module, tmp_path):
 def test_nothing_installed(run_module, tmp_path):
     result, host = run_module({"docker_data_root": str(tmp_path)}, {})
     facts = result["ansible_facts"]["speech_host"]
-    assert facts["docker"] == {"installed": False, "version": None, "running": False}
+    assert facts["docker"] == {"installed": False, "version": None, "running": False, "enabled": False}
     assert facts["gstreamer"] == {"installed": False, "version": None}
+    assert facts["images"] is None
     assert host.commands == []
 
 
 def test_daemon_down_keeps_the_installed_version(run_module, tmp_path):
     programs = dict(ALL_PROGRAMS, docker=(1, ""))
     result, dummy_host = run_module({"docker_data_root": str(tmp_path)}, programs)
-    assert result["ansible_facts"]["speech_host"]["docker"] == {"installed": True, "version": "20.10.24+dfsg1", "running": False}
+    assert result["ansible_facts"]["speech_host"]["docker"] == {"installed": True, "version": "20.10.24+dfsg1", "running": False, "enabled": True}
 
 
 def test_client_only_takes_the_version_from_the_running_daemon(run_module, tmp_path):
     result, host = run_module({"docker_data_root": str(tmp_path)}, {"docker": (0, "27.3.1\n")})
-    assert result["ansible_facts"]["speech_host"]["docker"] == {"installed": True, "version": "27.3.1", "running": True}
+    assert result["ansible_facts"]["speech_host"]["docker"] == {"installed": True, "version": "27.3.1", "running": True, "enabled": False}
     assert host.commands[0] == ["/usr/bin/docker", "info", "--format", "{{.ServerVersion}}"]
 
 
@@ -203,6 +207,13 @@ def test_docker_info_is_bounded_by_timeout_where_available(run_module, tmp_path)
     result, host = run_module({"docker_data_root": str(tmp_path)}, programs)
     assert ["/usr/bin/timeout", "30", "/usr/bin/docker", "info", "--format", "{{.ServerVersion}}"] in host.commands
     assert result["ansible_facts"]["speech_host"]["docker"]["running"] is False
+
+
+def test_a_disabled_engine_is_reported_as_such(run_module, tmp_path):
+    programs = dict(ALL_PROGRAMS, systemctl=(1, "disabled\n"))
+    result, host = run_module({"docker_data_root": str(tmp_path)}, programs)
+    assert result["ansible_facts"]["speech_host"]["docker"]["enabled"] is False
+    assert ["/usr/bin/systemctl", "is-enabled", "docker"] in host.commands
 
 
 def test_gstreamer_from_gst_inspect_when_gst_launch_is_missing(run_module, tmp_path):
@@ -214,7 +225,7 @@ def test_commands_that_cannot_run_fail_soft(run_module, tmp_path):
     programs = {"dockerd": OSError("exec format error"), "docker": OSError("gone"), "gst-launch-1.0": (127, "")}
     result, dummy_host = run_module({"docker_data_root": str(tmp_path)}, programs)
     facts = result["ansible_facts"]["speech_host"]
-    assert facts["docker"] == {"installed": True, "version": None, "running": False}
+    assert facts["docker"] == {"installed": True, "version": None, "running": False, "enabled": False}
     assert facts["gstreamer"] == {"installed": True, "version": None}
 
 
