@@ -19,6 +19,17 @@ import re
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 DEFAULT_DOCKER_DATA_ROOT = "/var/lib/docker"
+DPKG_STATUS = "/var/lib/dpkg/status"
+# The packages this collection's roles install (the docker, gstreamer and loadbalancer roles' vars, Debian
+# and RHEL families; tests/unit keeps the two in step). A role installs only when one of its own is missing.
+ROLE_PACKAGES = (
+    "docker.io", "docker-ce", "docker-ce-cli", "containerd.io", "moby-engine", "python3-requests",
+    "libgstreamer1.0-0", "gstreamer1.0-plugins-base", "gstreamer1.0-plugins-good", "gstreamer1.0-plugins-bad",
+    "gstreamer1.0-plugins-ugly", "gstreamer1.0-libav", "gstreamer1.0-tools",
+    "gstreamer1", "gstreamer1-plugins-base", "gstreamer1-plugins-good", "gstreamer1-plugins-bad-free",
+    "gstreamer1-plugins-ugly-free", "gstreamer1-plugins-base-tools",
+    "haproxy", "python3-cryptography",
+)
 
 MIB = 1024 * 1024
 # cgroup v1 reports "no memory limit" as a page-rounded 2**63; anything this large is no limit.
@@ -498,6 +509,26 @@ def parse_image_list(output: Optional[str]) -> Optional[List[str]]:
         if digest != "<none>":
             references.add("%s@%s" % (repository, digest))
     return sorted(references)
+
+
+def parse_dpkg_status(text: Optional[str], names) -> Optional[Dict[str, str]]:
+    """{name: version} of the packages among ``names`` that dpkg's status file says are installed."""
+    if text is None:
+        return None
+    wanted, installed = set(names), {}
+    for paragraph in text.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in paragraph.splitlines() if ": " in line and not line.startswith(" "))
+        if fields.get("Package") in wanted and fields.get("Status", "").endswith(" installed"):
+            installed[fields["Package"]] = fields.get("Version")
+    return installed
+
+
+def parse_rpm_query(output: Optional[str]) -> Optional[Dict[str, str]]:
+    """{name: version-release} from `rpm -q --qf '%{NAME}\\t%{VERSION}-%{RELEASE}\\n' NAME...` (a package that is
+    not installed prints a line without a tab)."""
+    if output is None:
+        return None
+    return dict(line.split("\t", 1) for line in output.splitlines() if "\t" in line)
 
 
 def parse_os_release(text: Optional[str]) -> Dict[str, Optional[str]]:

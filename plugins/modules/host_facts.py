@@ -29,6 +29,14 @@ options:
       - Directory whose file system holds Docker's images and containers.
       - When not set, the C(data-root) of C(/etc/docker/daemon.json), else C(/var/lib/docker).
     type: path
+  packages:
+    description:
+      - Packages whose installed version RV(ansible_facts.speech_host.packages) reports, read from dpkg's status
+        file or with C(rpm -q).
+      - When not set, the packages the collection's roles install (Docker, GStreamer, HAProxy and their Python
+        libraries); the roles skip their package task when every package of theirs is reported installed.
+    type: list
+    elements: str
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -222,6 +230,14 @@ ansible_facts:
           type: list
           elements: str
           sample: [registry.example.com/azure-cognitive-services/speechservices/speech-to-text:5.1.0-amd64-en-us]
+        packages:
+          description:
+            - Installed version of each package of O(packages) that is installed; a package that is not installed is
+              absent.
+            - V(null) when neither dpkg's status file nor C(rpm) is there.
+          returned: always
+          type: dict
+          sample: {docker.io: 20.10.24+dfsg1-1+deb12u1, python3-requests: 2.28.1+dfsg-1}
         containers:
           description:
             - The containers this collection manages on the host (label C(speechops.managed=true)), running or not,
@@ -316,19 +332,25 @@ ansible_facts:
           sample: 3.11.2
 """
 
+import os
 import platform
 import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.speechops.speech.plugins.module_utils.host_facts import (
+    DPKG_STATUS,
+    ROLE_PACKAGES,
     affinity_cpu_count,
     container_facts,
     gather_host_facts,
     listening_ports,
     parse_dockerd_version,
+    parse_dpkg_status,
     parse_gstreamer_version,
     parse_image_list,
+    parse_rpm_query,
+    read_text,
 )
 
 COMMAND_TIMEOUT_SECONDS = 30
@@ -384,6 +406,21 @@ def image_references(module, docker_facts_):
         docker, "image", "ls", "--digests", "--format", "{{.Repository}}\t{{.Tag}}\t{{.Digest}}"])))
 
 
+def package_versions(module, names):
+    """{name: version} of the installed packages among ``names``; None when there is no package database to ask."""
+    if os.path.exists(DPKG_STATUS):  # also on a Debian host that has rpm installed
+        return parse_dpkg_status(read_text("/", DPKG_STATUS), names)
+    rpm = module.get_bin_path("rpm")
+    if not rpm:
+        return None
+    try:
+        dummy_rc, out, dummy_err = module.run_command([rpm, "-q", "--qf", "%{NAME}\t%{VERSION}-%{RELEASE}\n"] + list(names),
+                                                      handle_exceptions=False)
+    except OSError:
+        return None
+    return parse_rpm_query(out)
+
+
 def gstreamer_facts(module):
     for tool in ("gst-launch-1.0", "gst-inspect-1.0"):
         path = module.get_bin_path(tool)
@@ -408,6 +445,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             docker_data_root=dict(type="path"),
+            packages=dict(type="list", elements="str"),
         ),
         supports_check_mode=True,
     )
@@ -419,6 +457,7 @@ def main():
         docker=docker,
         gstreamer=gstreamer_facts(module),
         images=image_references(module, docker),
+        packages=package_versions(module, module.params["packages"] or ROLE_PACKAGES),
         primary_ipv4=primary_ipv4(),
         python_version=platform.python_version(),
     )

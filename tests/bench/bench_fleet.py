@@ -13,8 +13,9 @@ For each fleet size (3 and 6 speech hosts and one load balancer by default) it b
 
 and the same container work done by tests/bench/baseline.sh with docker commands (docker exec into
 the hosts, every host in parallel): the physical floor. (a)'s floor covers the containers only (pull,
-run, wait for /ready), not the installs. Prints one table with the ratios and the per-host cost of
-the no-op run as the fleet grows. Targets: (b) on 3 hosts under 30 s and within 3x its floor.
+run, wait for /ready), not the installs. Also times tests/bench/ansible_floor.yml, one ping per host:
+what any playbook that looks at its hosts costs. Prints one table with the ratios and the per-host cost
+of the no-op run as the fleet grows. Targets: (b) on 3 hosts under 30 s and within 3x its floor.
 
 Usage: python tests/bench/bench_fleet.py [--hosts 3,6] [--noop-runs 2] [--json FILE] [--keep]
 Needs `make setup` and a Docker engine (sandbox/engine.sh); removes its sandbox afterwards.
@@ -36,6 +37,7 @@ import yaml
 
 PROJECT = Path(__file__).resolve().parents[2]
 BASELINE = PROJECT / "tests" / "bench" / "baseline.sh"
+ANSIBLE_FLOOR = PROJECT / "tests" / "bench" / "ansible_floor.yml"
 SANDBOX_GROUP_VARS = PROJECT / "inventories" / "sandbox" / "group_vars"
 PREFIX = "speechops-bench"
 SANDBOX_ENV = {
@@ -130,6 +132,9 @@ def bench_fleet(hosts, noop_runs, workdir):
         noops.append(seconds)
     result["noop"] = min(noops)
     note(result, "noop")
+    result["ansible_floor"] = min(run_playbook(inventory, artifacts, str(ANSIBLE_FLOOR), env, "ansible floor")[0]
+                                  for run in range(noop_runs))
+    note(result, "ansible_floor")
 
     services = yaml.safe_load((SANDBOX_GROUP_VARS / "all" / "services.yml").read_text())["speech_services"]
     for service in services:
@@ -169,6 +174,9 @@ def report(results):
         for run in ("converge", "noop", "rollout"):
             ansible, floor = result[run], result[run + "_floor"]
             lines.append("| %d | %s | %.1f | %.1f | %.1fx |" % (result["hosts"], run, ansible, floor, ansible / floor))
+    for result in results:
+        lines.append("ansible-playbook with one ping per host, %d hosts: %.1f s (the no-op is %.1fx that)" % (
+            result["hosts"], result["ansible_floor"], result["noop"] / result["ansible_floor"]))
     for result in results:
         lines.append("no-op per host, %d hosts: %.1f s (floor %.1f s)" % (
             result["hosts"], result["noop"] / result["hosts"], result["noop_floor"] / result["hosts"]))

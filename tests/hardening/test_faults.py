@@ -1,13 +1,15 @@
 """Faults on a converged fleet: the Docker daemon restarted, a host rebooted, the billing endpoint down,
-the disk full during an image pull. Each ends with every speech container of the fleet ready and Valid.
+the disk full during an image pull, a host that drifted. Each ends with every speech container of the fleet
+ready and Valid.
 
 Runs in the Molecule `default` scenario, after the secrets suite: host1 is rebooted, host3's daemon
-restarted, and host2, whose /var/lib/docker is a small tmpfs, runs out of disk.
+restarted, host2, whose /var/lib/docker is a small tmpfs, runs out of disk, and host3 drifts.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 import yaml
@@ -156,3 +158,26 @@ def test_a_full_disk_during_the_pull_stops_the_rollout_and_changes_nothing(fleet
         assert {name: container_ids(name) for name in fleet["hosts"]} == before
     finally:
         on_host(host, f"rm -f {FILL}")
+
+
+def test_drift_on_a_host_is_repaired_by_the_next_site_run(fleet, tmp_path):
+    """A no-op run skips the package manager, systemctl and the image lookup on what host_facts read in the
+    same run; a host that drifted (a GStreamer package removed by hand, the engine disabled at boot, an image
+    untagged) gets each of them back on the next site.yml, and only that host changes."""
+    host = fleet["hosts"][2]
+    image = on_host(host, "docker ps --filter label=speechops.managed=true --format '{{.Image}}' | head -1").stdout.strip()
+    assert image, f"{host} runs no speech container"
+    on_host(host, f"docker image rm -f {image} && systemctl disable docker 2>/dev/null && "
+                  "DEBIAN_FRONTEND=noninteractive apt-get remove -y -qq gstreamer1.0-plugins-ugly >/dev/null")
+    extra_vars = tmp_path / "vars.yml"
+    extra_vars.write_text(f"speech_artifacts_dir: {fleet['artifacts']}\n")
+    run = playbook(fleet["inventory"], "site.yml", extra_vars_file=extra_vars)
+    print(f"FAULT [drift on {host}] rc={run.rc} in {run.seconds:.0f}s")
+    assert run.rc == 0, run.tail()
+    recap = run.output[run.output.rindex("PLAY RECAP"):]
+    changed = {name: int(count) for name, count in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", recap, re.MULTILINE)}
+    assert changed[host] >= 3 and all(count == 0 for name, count in changed.items() if name != host), recap
+    assert on_host(host, "systemctl is-enabled docker").stdout.strip() == "enabled"
+    assert on_host(host, "dpkg-query -W -f '${db:Status-Status}' gstreamer1.0-plugins-ugly").stdout == "installed"
+    assert on_host(host, f"docker image inspect --format '{{{{.Id}}}}' {image}", check=False).returncode == 0
+    wait_healthy(host, fleet["before"][host], timeout=120)

@@ -506,3 +506,32 @@ def test_parse_image_list_gives_tags_and_digests_and_skips_dangling_images():
 def test_parse_image_list_keeps_unknown_apart_from_empty():
     assert hf.parse_image_list(None) is None
     assert hf.parse_image_list("") == []
+
+
+def test_parse_dpkg_status_reports_only_installed_packages_asked_for():
+    status = ("Package: docker.io\nStatus: install ok installed\nVersion: 20.10.24\nDescription: x\n more: text\n\n"
+              "Package: haproxy\nStatus: deinstall ok config-files\nVersion: 2.6\n\n"
+              "Package: gstreamer1.0-tools\nStatus: install ok half-configured\nVersion: 1.22\n\n"
+              "Package: vim\nStatus: install ok installed\nVersion: 9.0\n")
+    assert hf.parse_dpkg_status(status, ["docker.io", "haproxy", "gstreamer1.0-tools", "python3-requests"]) == {
+        "docker.io": "20.10.24"}
+    assert hf.parse_dpkg_status(None, ["docker.io"]) is None
+
+
+def test_parse_rpm_query_skips_packages_that_are_not_installed():
+    assert hf.parse_rpm_query("haproxy\t2.4.22-3.el9\npackage moby-engine is not installed\n") == {"haproxy": "2.4.22-3.el9"}
+    assert hf.parse_rpm_query(None) is None
+
+
+def test_role_packages_cover_every_package_a_role_installs():
+    """The roles skip their package task when host_facts reports all of theirs installed: a package a role
+    installs but host_facts does not look up would make that role call the package manager on every run."""
+    import yaml
+    roles = Path(__file__).resolve().parents[4] / "roles"
+    installed = set(yaml.safe_load((roles / "loadbalancer" / "defaults" / "main.yml").read_text())["loadbalancer_packages"])
+    for vars_file in roles.glob("*/vars/*.yml"):
+        for name, value in (yaml.safe_load(vars_file.read_text()) or {}).items():
+            if name.endswith("_packages") and isinstance(value, (list, dict)):  # not the expressions combining them
+                values = value.values() if isinstance(value, dict) else [value]
+                installed.update(package for group in values for package in group)
+    assert installed and installed <= set(hf.ROLE_PACKAGES), sorted(installed - set(hf.ROLE_PACKAGES))

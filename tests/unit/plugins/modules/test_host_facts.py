@@ -49,10 +49,32 @@ class FakeHost(object):
         return rc, out, "" if rc == 0 else "error"
 
 
+DPKG_STATUS = """Package: docker.io
+Status: install ok installed
+Architecture: amd64
+Version: 20.10.24+dfsg1-1+b3
+Description: Linux container runtime
+ a continuation line: with a colon
+
+Package: haproxy
+Status: deinstall ok config-files
+Version: 2.6.12-1+deb12u1
+
+Package: python3-requests
+Status: install ok installed
+Version: 2.28.1+dfsg-1
+"""
+
+
 @pytest.fixture
-def run_module(monkeypatch, capsys):
-    """Run main() on a recorded host with ``programs`` installed; return (result, host)."""
-    def run(args=None, programs=None, sample=SAMPLE):
+def run_module(monkeypatch, capsys, tmp_path):
+    """Run main() on a recorded host with ``programs`` installed and DPKG_STATUS as its dpkg status file (None:
+    no dpkg); return (result, host)."""
+    def run(args=None, programs=None, sample=SAMPLE, dpkg_status=DPKG_STATUS):
+        status_file = tmp_path / "dpkg-status"
+        if dpkg_status is not None:
+            status_file.write_text(dpkg_status)
+        monkeypatch.setattr(host_facts, "DPKG_STATUS", str(status_file))
         host = FakeHost(programs or {})
         monkeypatch.setattr(basic.AnsibleModule, "get_bin_path", host.get_bin_path)
         monkeypatch.setattr(basic.AnsibleModule, "run_command", host.run_command)
@@ -104,13 +126,16 @@ def documented_keys(return_doc):
     return {key: documented_keys(spec["contains"]) if spec.get("contains") else None for key, spec in return_doc.items()}
 
 
+FREE_FORM = ("packages",)  # dicts keyed by package name, documented as a whole
+
+
 def returned_keys(value):
     """Nested key tree of a result; a list of dicts is described by its first element, as RETURN does."""
-    def subtree(item):
+    def subtree(key, item):
         if isinstance(item, list) and item and isinstance(item[0], dict):
             item = item[0]
-        return returned_keys(item) if isinstance(item, dict) else None
-    return {key: subtree(item) for key, item in value.items()}
+        return returned_keys(item) if isinstance(item, dict) and key not in FREE_FORM else None
+    return {key: subtree(key, item) for key, item in value.items()}
 
 
 def test_reports_every_fact_of_the_recorded_host(run_module, tmp_path):
@@ -125,6 +150,7 @@ def test_reports_every_fact_of_the_recorded_host(run_module, tmp_path):
     assert facts["docker"] == {"installed": True, "version": "20.10.24+dfsg1", "running": True, "enabled": True}
     assert facts["gstreamer"] == {"installed": True, "version": "1.22.0"}
     assert facts["images"] == ["registry.sandbox:5000/speech-to-text:5.1.0-amd64-en-us", "registry.sandbox:5000/speech-to-text@sha256:feed"]
+    assert facts["packages"] == {"docker.io": "20.10.24+dfsg1-1+b3", "python3-requests": "2.28.1+dfsg-1"}
     assert facts["python_version"].count(".") == 2
     assert [(c["name"], c["service"], c["host_port"], c["running"]) for c in facts["containers"]] == [("speech-stt-1", "stt", 5100, True)]
     assert facts["ports_in_use"] == [22, 5101]
@@ -214,6 +240,24 @@ def test_a_disabled_engine_is_reported_as_such(run_module, tmp_path):
     result, host = run_module({"docker_data_root": str(tmp_path)}, programs)
     assert result["ansible_facts"]["speech_host"]["docker"]["enabled"] is False
     assert ["/usr/bin/systemctl", "is-enabled", "docker"] in host.commands
+
+
+def test_packages_asked_for_by_name(run_module, tmp_path):
+    result, dummy_host = run_module({"docker_data_root": str(tmp_path), "packages": ["haproxy", "python3-requests"]})
+    assert result["ansible_facts"]["speech_host"]["packages"] == {"python3-requests": "2.28.1+dfsg-1"}
+
+
+def test_packages_from_rpm_without_dpkg(run_module, tmp_path):
+    programs = {"rpm": (1, "haproxy\t2.4.22-3.el9\npackage python3-requests is not installed\n")}
+    result, host = run_module({"docker_data_root": str(tmp_path), "packages": ["haproxy", "python3-requests"]}, programs,
+                              dpkg_status=None)
+    assert result["ansible_facts"]["speech_host"]["packages"] == {"haproxy": "2.4.22-3.el9"}
+    assert host.commands == [["/usr/bin/rpm", "-q", "--qf", "%{NAME}\t%{VERSION}-%{RELEASE}\n", "haproxy", "python3-requests"]]
+
+
+def test_packages_unknown_without_a_package_database(run_module, tmp_path):
+    result, dummy_host = run_module({"docker_data_root": str(tmp_path)}, dpkg_status=None)
+    assert result["ansible_facts"]["speech_host"]["packages"] is None
 
 
 def test_gstreamer_from_gst_inspect_when_gst_launch_is_missing(run_module, tmp_path):
