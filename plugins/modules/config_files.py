@@ -68,6 +68,12 @@ options:
         description: Octal mode, for example C("0600").
         type: str
         required: true
+      validate:
+        description:
+          - A command that must succeed on the new content before it replaces the file, with C(%s) for the path of
+            the temporary file that holds it (as M(ansible.builtin.template) does), for example V(haproxy -c -f %s).
+          - Not run in check mode.
+        type: str
   absent:
     description:
       - Files to remove when they exist, after the writes. A folder here is an error, never removed.
@@ -149,9 +155,23 @@ def _differs(path, uid, gid, mode):
     return (status.st_uid, status.st_gid, status.st_mode & 0o7777) != (uid, gid, mode)
 
 
+def _attributes_or_none(entry, check_mode):
+    """uid, gid and mode; None in check mode for a user or group that does not exist yet (the package that
+    makes it is installed by an earlier task of the same run)."""
+    try:
+        return _attributes(entry)
+    except KeyError:
+        if check_mode:
+            return None
+        raise
+
+
 def _make_directory(entry, check_mode):
     path = entry["path"]
-    uid, gid, mode = _attributes(entry)
+    attributes = _attributes_or_none(entry, check_mode)
+    if attributes is None:
+        return True
+    uid, gid, mode = attributes
     if os.path.isdir(path) and not _differs(path, uid, gid, mode):
         return False
     if not check_mode:
@@ -169,9 +189,12 @@ def _current_content(path):
         return None
 
 
-def _write_file(entry, check_mode):
+def _write_file(entry, check_mode, validate):
     path = entry["path"]
-    uid, gid, mode = _attributes(entry)
+    attributes = _attributes_or_none(entry, check_mode)
+    if attributes is None:
+        return True
+    uid, gid, mode = attributes
     content = to_bytes(entry["content"], errors="surrogate_or_strict")
     if _current_content(path) == content:
         if not _differs(path, uid, gid, mode):
@@ -182,6 +205,8 @@ def _write_file(entry, check_mode):
         return True
     if check_mode:
         return True
+    if entry.get("validate") and "%s" not in entry["validate"]:
+        raise ValueError("validate must contain %s for the new file's path")
     descriptor, temporary = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=os.path.dirname(path))
     try:
         os.fchown(descriptor, uid, gid)
@@ -190,6 +215,8 @@ def _write_file(entry, check_mode):
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
+        if entry.get("validate"):
+            validate(entry["validate"] % temporary)
         os.rename(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
@@ -213,19 +240,25 @@ def main():
         argument_spec={
             "directories": {"type": "list", "elements": "dict", "default": [], "options": ENTRY_OPTIONS},
             "files": {"type": "list", "elements": "dict", "default": [],
-                      "options": dict(ENTRY_OPTIONS, content={"type": "str", "required": True, "no_log": True})},
+                      "options": dict(ENTRY_OPTIONS, content={"type": "str", "required": True, "no_log": True},
+                                      validate={"type": "str"})},
             "absent": {"type": "list", "elements": "path", "default": []},
         },
         supports_check_mode=True,
     )
     changed_paths = []
     current = None
+
+    def validate(command):
+        rc, out, err = module.run_command(command)
+        if rc != 0:
+            raise ValueError("the new content failed %r (rc %d): %s" % (command, rc, (err or out).strip()))
     try:
         for current in module.params["directories"]:
             if _make_directory(current, module.check_mode):
                 changed_paths.append(current["path"])
         for current in module.params["files"]:
-            if _write_file(current, module.check_mode):
+            if _write_file(current, module.check_mode, validate):
                 changed_paths.append(current["path"])
         for path in module.params["absent"]:
             current = {"path": path}

@@ -37,6 +37,12 @@ options:
         libraries); the roles skip their package task when every package of theirs is reported installed.
     type: list
     elements: str
+  units:
+    description:
+      - systemd units whose state RV(ansible_facts.speech_host.units) reports.
+      - When not set, C(docker) and C(haproxy), which the roles start only when they are not active and enabled.
+    type: list
+    elements: str
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -230,6 +236,14 @@ ansible_facts:
           type: list
           elements: str
           sample: [registry.example.com/azure-cognitive-services/speechservices/speech-to-text:5.1.0-amd64-en-us]
+        units:
+          description:
+            - For each unit of O(units), whether it is active (C(systemctl is-active)) and enabled at boot
+              (C(systemctl is-enabled)).
+            - V(null) without C(systemctl).
+          returned: always
+          type: dict
+          sample: {docker: {active: true, enabled: true}, haproxy: {active: false, enabled: false}}
         packages:
           description:
             - Installed version of each package of O(packages) that is installed; a package that is not installed is
@@ -421,6 +435,16 @@ def package_versions(module, names):
     return parse_rpm_query(out)
 
 
+def unit_states(module, names):
+    """{unit: {"active": bool, "enabled": bool}}; None without systemctl."""
+    systemctl = module.get_bin_path("systemctl")
+    if not systemctl:
+        return None
+    return {name: {"active": (command_output(module, [systemctl, "is-active", name]) or "").strip() == "active",
+                   "enabled": (command_output(module, [systemctl, "is-enabled", name]) or "").strip() == "enabled"}
+            for name in names}
+
+
 def gstreamer_facts(module):
     for tool in ("gst-launch-1.0", "gst-inspect-1.0"):
         path = module.get_bin_path(tool)
@@ -446,6 +470,7 @@ def main():
         argument_spec=dict(
             docker_data_root=dict(type="path"),
             packages=dict(type="list", elements="str"),
+            units=dict(type="list", elements="str"),
         ),
         supports_check_mode=True,
     )
@@ -458,6 +483,7 @@ def main():
         gstreamer=gstreamer_facts(module),
         images=image_references(module, docker),
         packages=package_versions(module, module.params["packages"] or ROLE_PACKAGES),
+        units=unit_states(module, module.params["units"] or ["docker", "haproxy"]),
         primary_ipv4=primary_ipv4(),
         python_version=platform.python_version(),
     )

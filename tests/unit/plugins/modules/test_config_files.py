@@ -129,3 +129,24 @@ def test_owner_and_group_default_to_the_user_the_module_runs_as(tmp_path, run_mo
     assert result["changed_paths"] == [str(folder), str(report)]
     assert (report.stat().st_uid, report.stat().st_gid) == (os.geteuid(), os.getegid())
     assert run_module({"files": [{"path": str(report), "mode": "0644", "content": "{}\n"}]})["changed"] is False
+
+
+def test_validate_keeps_the_old_file_when_the_new_content_fails(tmp_path, run_module):
+    config = tmp_path / "haproxy.cfg"
+    config.write_text("global\n")
+    check = "grep -q '^frontend' %s"
+    bad = run_module({"files": [{"path": str(config), "mode": "0640", "content": "nonsense\n", "validate": check}]})
+    assert bad["failed"] is True and "failed" in bad["msg"] and str(config) in bad["msg"]
+    assert config.read_text() == "global\n" and sorted(os.listdir(tmp_path)) == ["haproxy.cfg"]
+    good = run_module({"files": [{"path": str(config), "mode": "0640", "content": "frontend stt\n", "validate": check}]})
+    assert good["changed_paths"] == [str(config)] and config.read_text() == "frontend stt\n"
+
+
+def test_a_group_that_does_not_exist_yet_is_a_change_in_check_mode_and_an_error_otherwise(tmp_path, run_module):
+    args = {"files": [{"path": str(tmp_path / "haproxy.cfg"), "group": "speechops-no-such-group", "mode": "0640",
+                       "content": "global\n"}]}
+    predicted = run_module(args, check_mode=True)
+    assert predicted["changed"] is True and not predicted.get("failed"), predicted
+    failed = run_module(args)
+    assert failed["failed"] is True and "speechops-no-such-group" in failed["msg"]
+    assert not (tmp_path / "haproxy.cfg").exists()

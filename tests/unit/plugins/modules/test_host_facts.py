@@ -117,7 +117,7 @@ ALL_PROGRAMS = {
     "docker": docker_cli,
     "gst-launch-1.0": (0, GST_VERSION),
     "gst-inspect-1.0": (0, GST_VERSION),
-    "systemctl": (0, "enabled\n"),
+    "systemctl": lambda args: (0, "enabled\n") if args[0] == "is-enabled" else (0, "active\n") if args[1] == "docker" else (3, "inactive\n"),
 }
 
 
@@ -126,7 +126,7 @@ def documented_keys(return_doc):
     return {key: documented_keys(spec["contains"]) if spec.get("contains") else None for key, spec in return_doc.items()}
 
 
-FREE_FORM = ("packages",)  # dicts keyed by package name, documented as a whole
+FREE_FORM = ("packages", "units")  # dicts keyed by package name, documented as a whole
 
 
 def returned_keys(value):
@@ -151,6 +151,7 @@ def test_reports_every_fact_of_the_recorded_host(run_module, tmp_path):
     assert facts["gstreamer"] == {"installed": True, "version": "1.22.0"}
     assert facts["images"] == ["registry.sandbox:5000/speech-to-text:5.1.0-amd64-en-us", "registry.sandbox:5000/speech-to-text@sha256:feed"]
     assert facts["packages"] == {"docker.io": "20.10.24+dfsg1-1+b3", "python3-requests": "2.28.1+dfsg-1"}
+    assert facts["units"] == {"docker": {"active": True, "enabled": True}, "haproxy": {"active": False, "enabled": True}}
     assert facts["python_version"].count(".") == 2
     assert [(c["name"], c["service"], c["host_port"], c["running"]) for c in facts["containers"]] == [("speech-stt-1", "stt", 5100, True)]
     assert facts["ports_in_use"] == [22, 5101]
@@ -240,6 +241,11 @@ def test_a_disabled_engine_is_reported_as_such(run_module, tmp_path):
     result, host = run_module({"docker_data_root": str(tmp_path)}, programs)
     assert result["ansible_facts"]["speech_host"]["docker"]["enabled"] is False
     assert ["/usr/bin/systemctl", "is-enabled", "docker"] in host.commands
+
+
+def test_units_unknown_without_systemctl(run_module, tmp_path):
+    result, dummy_host = run_module({"docker_data_root": str(tmp_path), "units": ["haproxy"]}, {})
+    assert result["ansible_facts"]["speech_host"]["units"] is None
 
 
 def test_packages_asked_for_by_name(run_module, tmp_path):
