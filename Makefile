@@ -70,8 +70,8 @@ sanity: setup
 # tests/galaxy builds the collection tarball, installs it offline and runs its plan playbook; its
 # site test needs a converged fleet and runs in Molecule default's verify.
 unit: setup
-	python -m pytest tests/unit
-	python -m pytest -p no:cacheprovider tests/galaxy -k 'not site_from_the_tarball'
+	python -m pytest --junitxml=tests/output/junit-unit.xml tests/unit
+	python -m pytest -p no:cacheprovider --junitxml=tests/output/junit-galaxy.xml tests/galaxy -k 'not site_from_the_tarball'
 
 # docs/variables.md from the roles' meta/argument_specs.yml (tests/unit/test_role_docs.py fails while it is stale).
 docs: setup
@@ -83,7 +83,7 @@ integration: setup
 	export $(TEST_SANDBOX) $(SANDBOX_VAULT) SANDBOX_REQUIRED=1; \
 	  trap 'bash sandbox/sandbox.sh down' EXIT; \
 	  bash sandbox/sandbox.sh down && bash sandbox/sandbox.sh up && \
-	  python -m pytest tests/emulator tests/loadgen tests/sandbox && \
+	  python -m pytest --junitxml=tests/output/junit-integration.xml tests/emulator tests/loadgen tests/sandbox && \
 	  molecule test --all
 
 molecule: setup
