@@ -1,4 +1,6 @@
-#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, speechops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Print the failed and errored cases of every JUnit report under a folder, last in a CI log.
 
 CI shows only the head and the tail of a long log; the Molecule verify steps run pytest with
