@@ -213,6 +213,8 @@ def run_spec(container, options=None):
         "probe_url": "http://{0}:{1}".format(_probe_address(settings["bind_address"]), container["host_port"]),
     }
     spec["description"] = _description(container, spec)
+    # what the probe module's targets option takes, to check many containers in one call
+    spec["probe_target"] = {"name": spec["name"], "url": spec["probe_url"], "kind": container["kind"]}
     return spec
 
 

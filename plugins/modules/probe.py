@@ -25,6 +25,8 @@ description:
     Speech to text kinds get a WebSocket upgrade on C(/speech/recognition/conversation/cognitiveservices/v1), language
     detection on C(/speech/universal/v2). The upgrade must answer HTTP 101 with the right C(Sec-WebSocket-Accept), and the
     connection is closed at once.
+  - With O(targets), probes several containers at once, in parallel, in one call (no smoke test); the call fails
+    when one of them fails, and RV(results) holds each one's verdict.
   - Only reads; it never reports a change.
 version_added: "0.1.0"
 author:
@@ -34,8 +36,33 @@ options:
     description:
       - Base URL of the container as seen from the host the module runs on, for example V(http://127.0.0.1:5100).
       - V(http) or V(https), without user, password, query or fragment. A path is kept as a prefix (a front end).
+      - Exactly one of O(url) and O(targets) is required.
     type: str
-    required: true
+  targets:
+    description:
+      - Containers to probe in parallel, each with the other options of this call, instead of the one of O(url).
+      - Cannot be used with O(smoke), O(voice), O(save_audio) or O(kind).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: A name for the container, repeated in its RV(results) entry and in the messages.
+        type: str
+        required: true
+      url:
+        description: Base URL of the container, as O(url).
+        type: str
+        required: true
+      kind:
+        description: Kind of Speech container, as O(kind).
+        type: str
+        choices:
+          - speech-to-text
+          - custom-speech-to-text
+          - neural-text-to-speech
+          - language-detection
+          - text-to-speech
+          - custom-text-to-speech
   kind:
     description:
       - Kind of Speech container. Chooses the smoke test and the default of O(ready_timeout).
@@ -159,6 +186,15 @@ EXAMPLES = r"""
     smoke: true
     expect_status: [Valid, BillingEndpointBusy]
 
+- name: Check every container of a host in one call, recording the ones that are not Valid
+  speechops.speech.probe:
+    targets:
+      - {name: speech-stt-1, url: "http://127.0.0.1:5100", kind: speech-to-text}
+      - {name: speech-tts-1, url: "http://127.0.0.1:5101", kind: neural-text-to-speech}
+    status_timeout: 0
+  register: probes
+  failed_when: probes.results | rejectattr('ready') | list | length > 0
+
 - name: Check a container from the controller through its published port
   speechops.speech.probe:
     url: "http://{{ inventory_hostname }}:5100"
@@ -170,22 +206,22 @@ EXAMPLES = r"""
 RETURN = r"""
 url:
   description: The base URL that was probed, without a trailing slash.
-  returned: always
+  returned: when O(url) is set
   type: str
   sample: http://127.0.0.1:5100
 ready:
   description: Whether C(/ready) answered HTTP 200 within O(ready_timeout).
-  returned: always
+  returned: when O(url) is set
   type: bool
   sample: true
 waited_seconds:
   description: Seconds spent waiting for C(/ready).
-  returned: always
+  returned: when O(url) is set
   type: float
   sample: 12.04
 ready_answer:
   description: The last answer of C(/ready).
-  returned: always
+  returned: when O(url) is set
   type: dict
   contains:
     status:
@@ -205,24 +241,24 @@ ready_answer:
       sample: "[Errno 111] Connection refused"
 api_status:
   description: C(apiStatus) of C(/status); null when it gave none.
-  returned: always
+  returned: when O(url) is set
   type: str
   sample: Valid
 api_status_message:
   description: C(apiStatusMessage) of C(/status); null when it gave none.
-  returned: always
+  returned: when O(url) is set
   type: str
   sample: Api Key is valid, no action needed.
 status_words:
   description:
     - RV(api_status) in words for an operator, with what to do about it, followed by the container's own message.
     - When C(/status) gave no C(apiStatus), why (no answer, or an answer that is not the expected JSON).
-  returned: always
+  returned: when O(url) is set
   type: str
   sample: "ok: the ApiKey is valid for the Billing endpoint, no action needed (container says: Api Key is valid, no action needed.)"
 smoke:
   description: The smoke test.
-  returned: always
+  returned: when O(url) is set
   type: dict
   contains:
     test:
@@ -316,7 +352,37 @@ smoke:
       returned: when RV(smoke.test) is V(websocket)
       type: bool
       sample: true
+results:
+  description:
+    - One entry per item of O(targets), in their order, each with RV(url), RV(ready), RV(waited_seconds), RV(ready_answer),
+      RV(api_status), RV(api_status_message), RV(status_words) and RV(smoke) as for a single container.
+  returned: when O(targets) is set
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The target's name.
+      returned: always
+      type: str
+      sample: speech-stt-1
+    kind:
+      description: The target's kind; null when it has none.
+      returned: always
+      type: str
+      sample: speech-to-text
+    failed:
+      description: Whether this container failed its gate.
+      returned: always
+      type: bool
+      sample: false
+    msg:
+      description: Why it failed, in words; null when it passed.
+      returned: always
+      type: str
+      sample: null
 """
+
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -335,11 +401,18 @@ from ansible_collections.speechops.speech.plugins.module_utils.probe import (
 )
 
 KINDS = ["speech-to-text", "custom-speech-to-text", "neural-text-to-speech", "language-detection", "text-to-speech", "custom-text-to-speech"]
+# options a target cannot have: the smoke test is for one container behind its health gate
+SINGLE_ONLY = ("smoke", "voice", "save_audio", "kind")
 
 
 def argument_spec():
     return dict(
-        url=dict(type="str", required=True),
+        url=dict(type="str"),
+        targets=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str", required=True),
+            url=dict(type="str", required=True),
+            kind=dict(type="str", choices=KINDS),
+        )),
         kind=dict(type="str", choices=KINDS),
         ready_timeout=dict(type="int"),
         status_timeout=dict(type="int", default=30),
@@ -353,14 +426,19 @@ def argument_spec():
 
 
 def checked_params(module):
-    """Options that argument_spec cannot check, and the per-kind ready_timeout default."""
+    """Options that argument_spec cannot check."""
     params = module.params
-    kind = params["kind"]
-    ready_timeout = params["ready_timeout"] if params["ready_timeout"] is not None else ready_timeout_for(kind)
-    if ready_timeout < 0 or params["status_timeout"] < 0:
+    if (params["url"] is None) == (params["targets"] is None):
+        module.fail_json(msg="set exactly one of url (one container) and targets (several)")
+    if params["targets"] is not None:
+        given = [name for name in SINGLE_ONLY if params[name] not in (None, False)]
+        if given:
+            module.fail_json(msg="targets cannot be used with {0}: probe one container with url for that".format(", ".join(given)))
+    if (params["ready_timeout"] or 0) < 0 or params["status_timeout"] < 0:
         module.fail_json(msg="ready_timeout and status_timeout must be 0 or more seconds")
     if not params["interval"] > 0:
         module.fail_json(msg="interval must be more than 0 seconds")
+    kind = params["kind"]
     if params["smoke"] and SMOKE_TESTS[kind][0] == SMOKE_TTS and not params["voice"]:
         module.fail_json(msg="voice is required for the smoke test of kind {0}: the SSML voice name of the container's image, "
                              "for example en-US-AriaNeural".format(kind))
@@ -368,26 +446,14 @@ def checked_params(module):
         module.warn("voice is only used by the smoke test of a text to speech kind; it is ignored")
     if params["save_audio"] and not (params["smoke"] and kind in SMOKE_TESTS and SMOKE_TESTS[kind][0] == SMOKE_TTS):
         module.warn("save_audio is only used by the smoke test of a text to speech kind; nothing is written")
-    return ready_timeout
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=argument_spec(),
-        required_if=[("smoke", True, ("kind",))],
-        supports_check_mode=True,
-    )
-    params = module.params
-    ready_timeout = checked_params(module)
-    try:
-        prober = Prober(params["url"])
-    except ValueError as error:
-        module.fail_json(msg=str(error))
+def probe(prober, kind, params, save_audio=None):
+    """Gate one container: /ready, then /status, then the smoke test when asked. Returns (result, failure or None)."""
+    ready_timeout = params["ready_timeout"] if params["ready_timeout"] is not None else ready_timeout_for(kind)
     url = prober.base_url
-    result = dict(
-        changed=False, url=url, ready=False, waited_seconds=0.0, ready_answer=None,
-        api_status=None, api_status_message=None, status_words=None, smoke=skipped_smoke(),
-    )
+    result = dict(url=url, ready=False, waited_seconds=0.0, ready_answer=None,
+                  api_status=None, api_status_message=None, status_words=None, smoke=skipped_smoke())
 
     ready = prober.wait_ready(ready_timeout, params["interval"])
     result.update(ready=ready["ready"], waited_seconds=ready["waited_seconds"], ready_answer=public_answer(ready["last"]))
@@ -397,17 +463,55 @@ def main():
     words = status_words(status, params["billing_endpoint"])
     result.update(api_status=status["api_status"], api_status_message=status["api_status_message"], status_words=words)
     if not ready["ready"]:
-        module.fail_json(msg=ready_failure_message(url, ready_timeout, ready, words), **result)
+        return result, ready_failure_message(url, ready_timeout, ready, words)
     if status["api_status"] not in params["expect_status"]:
-        module.fail_json(msg=status_failure_message(url, params["expect_status"], status, words, ready), **result)
+        return result, status_failure_message(url, params["expect_status"], status, words, ready)
 
     if params["smoke"]:
-        save_audio = None if module.check_mode else params["save_audio"]
-        result["smoke"] = prober.smoke(params["kind"], voice=params["voice"], save_audio=save_audio)
+        result["smoke"] = prober.smoke(kind, voice=params["voice"], save_audio=save_audio)
         if not result["smoke"]["ok"]:
-            module.fail_json(msg=smoke_failure_message(url, result["smoke"], words, ready), **result)
+            return result, smoke_failure_message(url, result["smoke"], words, ready)
+    return result, None
 
-    module.exit_json(**result)
+
+def probe_targets(module, targets):
+    """Every target probed at once; a target whose URL is refused is reported, not probed."""
+    def one(target):
+        try:
+            prober = Prober(target["url"])
+        except ValueError as error:
+            return dict(url=target["url"], ready=False, smoke=skipped_smoke()), str(error)
+        return probe(prober, target["kind"], module.params)
+
+    with ThreadPoolExecutor(max_workers=len(targets) or 1) as pool:
+        verdicts = list(pool.map(one, targets))
+    results = [dict(result, name=target["name"], kind=target["kind"], failed=failure is not None, msg=failure)
+               for target, (result, failure) in zip(targets, verdicts)]
+    failures = ["{0}: {1}".format(entry["name"], entry["msg"]) for entry in results if entry["failed"]]
+    if failures:
+        module.fail_json(msg="{0} of {1} containers failed: {2}".format(len(failures), len(results), "; ".join(failures)),
+                         changed=False, results=results)
+    module.exit_json(changed=False, results=results)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=argument_spec(),
+        required_if=[("smoke", True, ("kind",))],
+        supports_check_mode=True,
+    )
+    params = module.params
+    checked_params(module)
+    if params["targets"] is not None:
+        probe_targets(module, params["targets"])
+    try:
+        prober = Prober(params["url"])
+    except ValueError as error:
+        module.fail_json(msg=str(error))
+    result, failure = probe(prober, params["kind"], params, save_audio=None if module.check_mode else params["save_audio"])
+    if failure:
+        module.fail_json(msg=failure, changed=False, **result)
+    module.exit_json(changed=False, **result)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ def test_connected_stt_gets_eula_billing_its_settings_and_the_api_key_by_name_on
     assert spec["secret_settings"] == ["ApiKey"]
     assert spec["env_file"] == "/etc/speechops/speech-stt-1/env"
     assert spec["published_ports"] == ["0.0.0.0:5100:5000"] and spec["probe_url"] == "http://127.0.0.1:5100"
+    assert spec["probe_target"] == {"name": spec["name"], "url": spec["probe_url"], "kind": spec["description"]["kind"]}
     assert spec["mounts"] == [] and spec["directories"] == []
     assert spec["memory"] == "%dM" % planned(STT)["memory_mb"] and spec["cpus"] == planned(STT)["cpus"]
     assert spec["labels"]["speechops.service"] == "stt" and spec["smoke"] is True and spec["voice"] is None

@@ -52,7 +52,7 @@ def status(api_status, message="Api Key is valid, no action needed.", retry_afte
 
 
 class Handler(BaseHTTPRequestHandler):
-    """Answers from server.routes: {path: [answer, ...]}, used in turn, the last one repeated."""
+    """Answers from server.routes: {path: [answer, ...]}, used in turn, the last one repeated (a callable is asked for one)."""
 
     protocol_version = "HTTP/1.1"
 
@@ -65,6 +65,8 @@ class Handler(BaseHTTPRequestHandler):
         self.server.requests.append((self.command, self.path, body))
         answers = self.server.routes.get(self.path) or [(404, {}, b"not found")]
         answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if callable(answer):
+            answer = answer()
         if answer in (WEBSOCKET, BAD_WEBSOCKET):
             return self._upgrade(answer == BAD_WEBSOCKET)
         code, headers, payload = answer
@@ -323,6 +325,101 @@ def test_unused_voice_and_save_audio_warn(container, run_module, monkeypatch, tm
     ]
 
 
+# --- several targets in one call -----------------------------------------------------------------
+
+@pytest.fixture
+def second_container():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    httpd.routes, httpd.requests, httpd.frames = {}, [], []
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    httpd.url = "http://127.0.0.1:{0}".format(httpd.server_address[1])
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_targets_report_each_verdict_in_order_and_fail_naming_the_failed_one(container, second_container, run_module):
+    container.script(**{"/ready": [READY], "/status": [status("Valid")]})
+    second_container.routes.update({"/ready": [NOT_READY], "/status": [status("Valid")]})
+    result = run_module({"targets": [{"name": "speech-stt-1", "url": container.url, "kind": "speech-to-text"},
+                                     {"name": "speech-lid-1", "url": second_container.url, "kind": "language-detection"}],
+                         "ready_timeout": 3, "status_timeout": 0})
+    assert result["failed"] is True and result["changed"] is False
+    assert result["msg"].startswith("1 of 2 containers failed: speech-lid-1: {0} did not become ready within 3 s".format(second_container.url))
+    first, second = result["results"]
+    assert (first["name"], first["kind"], first["url"], first["ready"], first["api_status"], first["failed"], first["msg"]) == \
+        ("speech-stt-1", "speech-to-text", container.url, True, "Valid", False, None)
+    assert (second["name"], second["ready"], second["failed"], second["waited_seconds"]) == ("speech-lid-1", False, True, 3.0)
+    assert second["msg"] in result["msg"]
+
+
+def test_targets_that_all_pass_do_not_fail_and_a_status_verdict_is_per_target(container, second_container, run_module):
+    container.script(**{"/ready": [READY], "/status": [status("Valid")]})
+    second_container.routes.update({"/ready": [READY], "/status": [status("CouldNotConnect", "Could not connect.")]})
+    targets = [{"name": "a", "url": container.url}, {"name": "b", "url": second_container.url, "kind": "speech-to-text"}]
+    passed = run_module({"targets": targets[:1], "status_timeout": 0})
+    assert passed.get("failed") is not True and [entry["failed"] for entry in passed["results"]] == [False]
+    mixed = run_module({"targets": targets, "status_timeout": 0})
+    assert mixed["failed"] is True
+    assert [(entry["name"], entry["ready"], entry["api_status"], entry["failed"]) for entry in mixed["results"]] == [
+        ("a", True, "Valid", False), ("b", True, "CouldNotConnect", True)]
+    assert mixed["results"][1]["msg"].startswith(second_container.url + "/status reported CouldNotConnect")
+    assert mixed["results"][1]["status_words"].startswith("the container cannot reach the Billing endpoint")
+    # status_timeout 0: each /status asked once
+    assert [request[1] for request in second_container.requests] == ["/ready", "/status"]
+
+
+def test_targets_are_probed_at_the_same_time(container, second_container, capsys):
+    """Each /ready answers only once the other container has been asked too: a serial probe would time out."""
+    barrier = threading.Barrier(2, timeout=3)
+
+    def ready_when_both_asked():
+        def answer():
+            try:
+                barrier.wait()
+            except threading.BrokenBarrierError:
+                return NOT_READY
+            return READY
+        return answer
+
+    for server in (container, second_container):
+        server.routes.update({"/ready": [ready_when_both_asked()], "/status": [status("Valid")]})
+    with patch_module_args({"targets": [{"name": "a", "url": container.url}, {"name": "b", "url": second_container.url}],
+                            "ready_timeout": 0, "status_timeout": 0}):
+        with pytest.raises(SystemExit):
+            probe.main()
+    result = json.loads(capsys.readouterr().out)
+    assert result.get("failed") is not True, result["msg"]
+    assert [entry["ready"] for entry in result["results"]] == [True, True]
+
+
+def test_a_target_with_a_bad_url_is_reported_and_the_others_probed(container, run_module):
+    container.script(**{"/ready": [READY], "/status": [status("Valid")]})
+    result = run_module({"targets": [{"name": "bad", "url": "127.0.0.1:5100"}, {"name": "good", "url": container.url}],
+                         "ready_timeout": 0, "status_timeout": 0})
+    assert result["failed"] is True
+    assert result["msg"].startswith("1 of 2 containers failed: bad: url '127.0.0.1:5100' must start with http://")
+    assert result["results"][0]["msg"] == "url '127.0.0.1:5100' must start with http:// or https://"
+    assert [(entry["name"], entry["failed"]) for entry in result["results"]] == [("bad", True), ("good", False)]
+
+
+@pytest.mark.parametrize("args, error", [
+    ({}, "set exactly one of url (one container) and targets (several)"),
+    ({"url": "http://127.0.0.1:5100", "targets": [{"name": "a", "url": "http://127.0.0.1:5101"}]}, "set exactly one of url"),
+    ({"targets": [{"name": "a", "url": "http://127.0.0.1:5101"}], "smoke": True, "kind": "speech-to-text"},
+     "targets cannot be used with smoke, kind"),
+    ({"targets": [{"name": "a", "url": "http://127.0.0.1:5101"}], "voice": VOICE}, "targets cannot be used with voice"),
+    ({"targets": [{"url": "http://127.0.0.1:5101"}]}, "name"),
+    ({"targets": [{"name": "a", "url": "http://127.0.0.1:5101", "kind": "speech"}]}, "kind"),
+])
+def test_bad_target_options_are_refused(run_module, args, error):
+    result = run_module(args)
+    assert result["failed"] is True
+    assert error in result["msg"]
+
+
 # --- documentation -------------------------------------------------------------------------------
 
 def documented_keys(return_doc):
@@ -342,20 +439,28 @@ def test_return_documentation_matches_the_result(container, run_module):
         returned = returned_keys(result)
         for key in ("changed", "invocation", "warnings"):
             returned.pop(key, None)
-        assert set(returned) == set(documented)
+        assert set(returned) == set(documented) - {"results"}
         assert set(returned["smoke"]) <= set(documented["smoke"])
     assert set(documented["smoke"]) == set(returned_keys(tts)["smoke"]) | set(returned_keys(ws)["smoke"])
     assert returned_keys(tts)["smoke"]["audio"] == documented["smoke"]["audio"]
+    many = run_module({"targets": [{"name": "a", "url": container.url, "kind": "speech-to-text"}]})
+    entry = returned_keys(many["results"][0])
+    assert set(returned_keys(many)) - {"changed", "invocation"} == {"results"}
+    assert set(entry) == set(documented["results"]) | set(documented) - {"results"}
+    assert set(entry["smoke"]) == {"test", "ok", "path", "http_status", "error", "elapsed_seconds"}
 
 
 def test_documented_options_match_the_argument_spec():
-    options = yaml.safe_load(probe.DOCUMENTATION)["options"]
-    spec = probe.argument_spec()
-    assert set(options) == set(spec)
-    for name, option in options.items():
-        for field in ("type", "default", "choices", "elements", "required"):
-            documented = option.get(field, False if field == "required" else None)
-            assert documented == spec[name].get(field, False if field == "required" else None), (name, field)
+    def compare(options, spec):
+        assert set(options) == set(spec)
+        for name, option in options.items():
+            for field in ("type", "default", "choices", "elements", "required"):
+                documented = option.get(field, False if field == "required" else None)
+                assert documented == spec[name].get(field, False if field == "required" else None), (name, field)
+            if "suboptions" in option or "options" in spec[name]:
+                compare(option["suboptions"], spec[name]["options"])
+
+    compare(yaml.safe_load(probe.DOCUMENTATION)["options"], probe.argument_spec())
 
 
 def test_argument_spec_is_the_one_main_uses(monkeypatch):
