@@ -102,8 +102,8 @@ def wait_for(condition, seconds=5.0):
     return condition()
 
 
-@pytest.fixture
-def container():
+def serve_container():
+    """A scripted container on a free loopback port (see Handler); yields it, then shuts it down."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True
     httpd.routes, httpd.requests, httpd.frames = {}, [], []
@@ -118,6 +118,10 @@ def container():
     yield httpd
     httpd.shutdown()
     httpd.server_close()
+
+
+container = pytest.fixture(serve_container, name="container")
+second_container = pytest.fixture(serve_container, name="second_container")
 
 
 @pytest.fixture
@@ -327,22 +331,9 @@ def test_unused_voice_and_save_audio_warn(container, run_module, monkeypatch, tm
 
 # --- several targets in one call -----------------------------------------------------------------
 
-@pytest.fixture
-def second_container():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.daemon_threads = True
-    httpd.routes, httpd.requests, httpd.frames = {}, [], []
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    httpd.url = "http://127.0.0.1:{0}".format(httpd.server_address[1])
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-
-
 def test_targets_report_each_verdict_in_order_and_fail_naming_the_failed_one(container, second_container, run_module):
     container.script(**{"/ready": [READY], "/status": [status("Valid")]})
-    second_container.routes.update({"/ready": [NOT_READY], "/status": [status("Valid")]})
+    second_container.script(**{"/ready": [NOT_READY], "/status": [status("Valid")]})
     result = run_module({"targets": [{"name": "speech-stt-1", "url": container.url, "kind": "speech-to-text"},
                                      {"name": "speech-lid-1", "url": second_container.url, "kind": "language-detection"}],
                          "ready_timeout": 3, "status_timeout": 0})
@@ -357,7 +348,7 @@ def test_targets_report_each_verdict_in_order_and_fail_naming_the_failed_one(con
 
 def test_targets_that_all_pass_do_not_fail_and_a_status_verdict_is_per_target(container, second_container, run_module):
     container.script(**{"/ready": [READY], "/status": [status("Valid")]})
-    second_container.routes.update({"/ready": [READY], "/status": [status("CouldNotConnect", "Could not connect.")]})
+    second_container.script(**{"/ready": [READY], "/status": [status("CouldNotConnect", "Could not connect.")]})
     targets = [{"name": "a", "url": container.url}, {"name": "b", "url": second_container.url, "kind": "speech-to-text"}]
     passed = run_module({"targets": targets[:1], "status_timeout": 0})
     assert passed.get("failed") is not True and [entry["failed"] for entry in passed["results"]] == [False]
@@ -385,7 +376,7 @@ def test_targets_are_probed_at_the_same_time(container, second_container, capsys
         return answer
 
     for server in (container, second_container):
-        server.routes.update({"/ready": [ready_when_both_asked()], "/status": [status("Valid")]})
+        server.script(**{"/ready": [ready_when_both_asked()], "/status": [status("Valid")]})
     with patch_module_args({"targets": [{"name": "a", "url": container.url}, {"name": "b", "url": second_container.url}],
                             "ready_timeout": 0, "status_timeout": 0}):
         with pytest.raises(SystemExit):
