@@ -5,8 +5,8 @@
 """The one source of facts about the Azure AI Speech containers.
 
 Pure data and pure functions; stdlib only; Python 3.8+; no Ansible imports.
-Every fact carries the source ID of /work/shared/reference/speech-containers.md
-(A* = current azure-ai-docs, D* = older azure-docs, H* = Helm charts, C1 = batch kit).
+Every fact carries a source ID: A* = current Microsoft Learn pages (azure-ai-docs), D* = older azure-docs
+pages, H* = Helm charts (H1 microsoft/cognitive-services-speech-onpremise), C1 = Microsoft's batch kit.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -133,7 +133,8 @@ _COMMON_SETTINGS = (
     "Mounts:Output",  # A7
 )
 _DISCONNECTED_SETTINGS = ("Mounts:License", "DownloadLicense")  # A3, A13
-_STT_SETTINGS = ("DECODER_MAX_COUNT",)  # env var (D4, H1)
+DECODER_MAX_COUNT = "DECODER_MAX_COUNT"  # env var: decoders, so concurrent recognitions, per STT container (D4, H1)
+_STT_SETTINGS = (DECODER_MAX_COUNT,)
 _STT_LEGACY_SETTINGS = (  # D1, D2, H1; absent from the current docs
     "CloudAI:SentimentAnalysisSettings:TextAnalyticsHost",
     "CloudAI:SentimentAnalysisSettings:SentimentAnalysisApiKey",
@@ -148,6 +149,17 @@ EXTRA_ENVIRONMENT = {"NO_PROXY": "localhost,127.0.0.1"}  # needed with a proxy: 
 MOUNT_OUTPUT = {"name": "output", "path": "/output", "setting": "Mounts:Output", "required": False}
 MOUNT_LICENSE = {"name": "license", "path": "/license", "setting": "Mounts:License", "required": False}
 MOUNT_MODELS = {"name": "models", "path": "/usr/local/models", "setting": None, "required": False}
+
+# Concurrent requests one container is documented to serve; the public sources, as the plan and the endpoints
+# catalog show them.
+_STT_CONCURRENCY_SOURCE = (
+    "Microsoft Learn, Speech containers FAQ: no more than two concurrent recognitions per container instance; "
+    "Helm chart microsoft/cognitive-services-speech-onpremise: speechToText.numberOfConcurrentRequest, default 2, "
+    "sets DECODER_MAX_COUNT")
+_TTS_CONCURRENCY_SOURCE = (
+    "Helm chart microsoft/cognitive-services-speech-onpremise: textToSpeech.numberOfConcurrentRequest, default 2")
+_LID_CONCURRENCY_SOURCE = (
+    "Microsoft Learn, Language identification container: 4 concurrent calls with 1 CPU and 1 GB, 6 with 2 CPUs and 2 GB")
 
 _NTTS_UNSUPPORTED_BEFORE = "2.20.0"  # A5: versions <= 2.19 unsupported from 2024-02-29
 
@@ -175,8 +187,8 @@ _CATALOG = {
             # ~0.6 core per real-time stream; scale out behind a load balancer. The Helm default is 2 (H1).
             "recommended_concurrent_requests": 2,
             "cores_per_realtime_stream": 0.6,
-            "decoder_setting": "DECODER_MAX_COUNT",
-            "source": "D4, H1",
+            "decoder_setting": DECODER_MAX_COUNT,
+            "source": _STT_CONCURRENCY_SOURCE,
         },
         "ready_delay_seconds": 20,  # Helm initialDelaySeconds (H1); first start pages models in (A1)
         "retired": False,
@@ -200,13 +212,13 @@ _CATALOG = {
         "locales": (),
         "voices": (),
         "disconnected": True,  # A4, A13 (needs an S0 resource for the model and a DC0 one to run)
-        "settings": _COMMON_SETTINGS + _DISCONNECTED_SETTINGS + _CSTT_SETTINGS,
+        "settings": _COMMON_SETTINGS + _DISCONNECTED_SETTINGS + _STT_SETTINGS + _CSTT_SETTINGS,
         "mounts": (MOUNT_OUTPUT, MOUNT_LICENSE, MOUNT_MODELS),
         "concurrency": {
             "recommended_concurrent_requests": 2,
             "cores_per_realtime_stream": 0.6,
-            "decoder_setting": "DECODER_MAX_COUNT",
-            "source": "D4, H1",
+            "decoder_setting": DECODER_MAX_COUNT,
+            "source": _STT_CONCURRENCY_SOURCE,
         },
         "ready_delay_seconds": 20,
         "retired": False,
@@ -237,7 +249,7 @@ _CATALOG = {
         "concurrency": {
             # No container figure is documented; the Helm chart default numberOfConcurrentRequest is 2 (H1).
             "recommended_concurrent_requests": 2,
-            "source": "H1",
+            "source": _TTS_CONCURRENCY_SOURCE,
         },
         "ready_delay_seconds": 10,  # H1
         "retired": False,
@@ -271,7 +283,7 @@ _CATALOG = {
             "recommended_concurrent_requests": 4,  # A6, D2: 4 calls with 1 CPU / 1 GB, 6 with 2 CPU / 2 GB
             "by_size": ({"cpus": 1, "memory_mb": 1 * GIB, "concurrent_requests": 4},
                         {"cpus": 2, "memory_mb": 2 * GIB, "concurrent_requests": 6}),
-            "source": "A6, D2",
+            "source": _LID_CONCURRENCY_SOURCE,
         },
         "ready_delay_seconds": 10,
         "retired": False,
@@ -300,7 +312,7 @@ _CATALOG = {
         "disconnected": False,
         "settings": _COMMON_SETTINGS,
         "mounts": (MOUNT_OUTPUT,),
-        "concurrency": {"recommended_concurrent_requests": 2, "source": "H1"},
+        "concurrency": {"recommended_concurrent_requests": 2, "source": _TTS_CONCURRENCY_SOURCE},
         "ready_delay_seconds": 10,
         "retired": True,
         "retirement": (
@@ -329,7 +341,7 @@ _CATALOG = {
         "disconnected": False,
         "settings": _COMMON_SETTINGS + ("ModelId",),
         "mounts": (MOUNT_OUTPUT, MOUNT_MODELS),
-        "concurrency": {"recommended_concurrent_requests": 2, "source": "H1"},
+        "concurrency": {"recommended_concurrent_requests": 2, "source": _TTS_CONCURRENCY_SOURCE},
         "ready_delay_seconds": 10,
         "retired": True,
         "retirement": (
@@ -473,3 +485,29 @@ def resources(kind, profile=DEFAULT_SIZING_PROFILE):
 def sizing_table():
     """{kind: {profile: resources}} for reports and docs."""
     return dict((kind, dict((profile, resources(kind, profile)) for profile in SIZING_PROFILES)) for kind in KINDS)
+
+
+def concurrency(kind, cpus=None, memory_mb=None):
+    """Concurrent requests one container of the kind is documented to serve at once.
+
+    The kind's figure, or the largest by_size row (language identification: 6 from 2 CPUs and 2 GB) that the
+    container's cpus and memory_mb both reach; without them the kind's figure.
+    """
+    guidance = _CATALOG[_check_kind(kind)]["concurrency"]
+    count = guidance["recommended_concurrent_requests"]
+    if cpus is None or memory_mb is None:
+        return count
+    for row in guidance.get("by_size", ()):
+        if float(cpus) >= row["cpus"] and memory_mb >= row["memory_mb"]:
+            count = max(count, row["concurrent_requests"])
+    return count
+
+
+def concurrency_source(kind):
+    """Where the kind's concurrency figure comes from (public documents)."""
+    return _CATALOG[_check_kind(kind)]["concurrency"]["source"]
+
+
+def decoder_setting(kind):
+    """The setting that sets a container's concurrency (DECODER_MAX_COUNT for speech to text), or None."""
+    return _CATALOG[_check_kind(kind)]["concurrency"].get("decoder_setting")

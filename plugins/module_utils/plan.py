@@ -84,7 +84,7 @@ ROLE_OWNED_SETTINGS = {
     "cloudai:sentimentanalysissettings:sentimentanalysisapikey": "the vaulted speech_sentiment_api_key",
 }
 SERVICE_KEYS = ("name", "kind", "replicas", "version", "locale", "voice", "preview", "model_id", "digest", "profile",
-                "cpus", "memory_mb", "settings", "extra_settings", "lb_port")
+                "cpus", "memory_mb", "settings", "extra_settings", "lb_port", "decoder_max_count", "concurrency")
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 STT_KINDS = ("speech-to-text", "custom-speech-to-text")
 MODEL_ID_KINDS = ("custom-speech-to-text",)
@@ -177,7 +177,7 @@ def _check_options(port_base, port_max, strategy, max_moves, profile):
 
 class _Service:
     __slots__ = ("name", "position", "kind", "replicas", "cpu", "memory", "image", "settings", "container_port",
-                 "protocol", "shape", "domain_counts", "static_digest", "digest_prefix", "lb_port")
+                 "protocol", "shape", "domain_counts", "static_digest", "digest_prefix", "lb_port", "concurrency")
 
     @property
     def where(self):
@@ -237,6 +237,42 @@ def _service_settings(raw, where, kind, model_id):
     if model_id is not None:
         clean["ModelId"] = model_id
     return dict(sorted(clean.items()))
+
+
+def _service_concurrency(raw, where, service):
+    """Concurrent requests one container of the service serves: the load balancer's maxconn per server.
+
+    Speech-to-text kinds: decoder_max_count (written as DECODER_MAX_COUNT, so the container changes with it), else
+    settings.DECODER_MAX_COUNT, else the catalog. Other kinds: concurrency (an operator's measurement; the load
+    balancer only, the container does not change), else the catalog (language identification by size).
+    """
+    decoder_setting = catalog.decoder_setting(service.kind)
+    decoders, measured = raw.get("decoder_max_count"), raw.get("concurrency")
+    if decoder_setting is None:
+        if decoders is not None:
+            raise PlanInputError(
+                "%s.decoder_max_count is only for speech-to-text and custom-speech-to-text (the decoders of one container); "
+                "for kind %s set %s.concurrency, the concurrent requests one container serves" % (where, service.kind, where))
+        if measured is not None:
+            return _as_int(measured, where + ".concurrency", 1, ": the concurrent requests one container serves")
+        return catalog.concurrency(service.kind, service.cpu / MILLI, service.memory)
+    if measured is not None:
+        raise PlanInputError(
+            "%s.concurrency is not for kind %s: its containers serve as many recognitions at once as they have decoders; "
+            "set %s.decoder_max_count" % (where, service.kind, where))
+    in_settings = service.settings.get(decoder_setting)
+    if decoders is not None:
+        count = _as_int(decoders, where + ".decoder_max_count", 1,
+                        ": the decoders of one container (%s), a positive integer" % decoder_setting)
+        if in_settings is not None and in_settings != str(count):
+            raise PlanInputError("%s.decoder_max_count %d and %s.settings.%s %s disagree: keep decoder_max_count only"
+                                 % (where, count, where, decoder_setting, in_settings))
+        service.settings = dict(sorted(dict(service.settings, **{decoder_setting: str(count)}).items()))
+        return count
+    if in_settings is not None:
+        return _as_int(in_settings, "%s.settings.%s" % (where, decoder_setting), 1,
+                       ": a positive integer; prefer %s.decoder_max_count" % where)
+    return catalog.concurrency(service.kind, service.cpu / MILLI, service.memory)
 
 
 def _check_service_keys(raw, where):
@@ -305,6 +341,7 @@ def _parse_service(raw, position, registry, profile, allow_unknown):
     service.shape = (service.cpu, service.memory)
     service.image = _service_image(raw, where, service.kind, registry, allow_unknown)
     service.settings = _service_settings(raw, where, service.kind, model_id)
+    service.concurrency = _service_concurrency(raw, where, service)
     service.container_port = catalog.container_port(service.kind)
     service.protocol = _protocol(service.kind)
     service.domain_counts = {}
@@ -1152,6 +1189,8 @@ def _render_services(services, replicas, lb_ports):
             "replicas": service.replicas,
             "cpus": service.cpu / MILLI,
             "memory_mb": service.memory,
+            "concurrency": service.concurrency,
+            "capacity": service.replicas * service.concurrency,
             "backends": [_backend(replica) for replica in placed if replica is not None and replica.host is not None],
         }
     return rendered
@@ -1352,6 +1391,8 @@ def endpoints(plan, lb_address=None, lb_ports=None, lb_tls=False):
             "protocol": service["protocol"],
             "url": _url(lb_scheme, str(lb_address), _as_int(lb_port, "the load balancer port of %s" % name, 1)) if lb_address and lb_port else None,
             "replicas": service["replicas"],
+            "concurrency": service["concurrency"],
+            "capacity": service["capacity"],
             "backends": [dict(backend, url=_url(scheme, backend["address"], backend["port"]),
                               ready_url=_url("http", backend["address"], backend["port"]) + "/ready")
                          for backend in service["backends"]],
@@ -1388,8 +1429,11 @@ def lb_servers(plan, hosts=None):
 
 def endpoints_markdown(catalog_data):
     """The endpoints catalog as a Markdown table."""
-    lines = ["| Service | Kind | Endpoint | Backends |", "|---|---|---|---|"]
+    lines = ["| Service | Kind | Endpoint | Concurrent requests per container | Capacity | Backends |",
+             "|---|---|---|---|---|---|"]
     for name, service in catalog_data["services"].items():
         backends = "<br>".join("`%s` (%s)" % (backend["url"], backend["container"]) for backend in service["backends"])
-        lines.append("| %s | %s | %s | %s |" % (name, service["kind"], "`%s`" % service["url"] if service["url"] else "-", backends or "-"))
+        lines.append("| %s | %s | %s | %d | %d | %s |" % (
+            name, service["kind"], "`%s`" % service["url"] if service["url"] else "-", service["concurrency"],
+            service["capacity"], backends or "-"))
     return "\n".join(lines) + "\n"

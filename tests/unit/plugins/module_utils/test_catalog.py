@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, speechops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The catalog against the contract (/work/shared/reference/speech-containers.md); source IDs per row."""
+"""The catalog against the documented container contract; source IDs per row (see catalog.py)."""
 
 from __future__ import annotations
 
@@ -255,6 +255,32 @@ def test_latest_tag_meanings_from_section_1_2():
 def test_concurrency_guidance_for_language_detection():
     by_size = kind_info(LID)["concurrency"]["by_size"]
     assert [(row["cpus"], row["concurrent_requests"]) for row in by_size] == [(1, 4), (2, 6)]
+
+
+@pytest.mark.parametrize("kind, expected", [(STT, 2), (CSTT, 2), (NTTS, 2), (TTS, 2), (CTTS, 2), (LID, 4)])
+def test_concurrency_per_container_by_kind(kind, expected):
+    assert catalog.concurrency(kind) == expected
+    assert catalog.concurrency(kind, *(lambda size: (size["cpus"], size["memory_mb"]))(resources(kind))) == expected
+
+
+@pytest.mark.parametrize("cpus, memory_mb, expected", [
+    (1, 1024, 4), (2, 2048, 6), (4, 4096, 6), (2, 1024, 4), (1.5, 4096, 4), (1.99, 2048, 4)])
+def test_language_detection_serves_six_only_with_two_cpus_and_two_gb(cpus, memory_mb, expected):
+    assert catalog.concurrency(LID, cpus, memory_mb) == expected
+
+
+def test_concurrency_sources_name_public_documents_and_the_decoder_setting_only_for_speech_to_text():
+    for kind in KINDS:
+        source = catalog.concurrency_source(kind)
+        assert "Microsoft Learn" in source or "microsoft/cognitive-services-speech-onpremise" in source, kind
+        assert "/work" not in source and "D4" not in source
+    assert "two concurrent recognitions" in catalog.concurrency_source(STT)
+    assert "6 with 2 CPUs and 2 GB" in catalog.concurrency_source(LID)
+    assert [kind for kind in KINDS if catalog.decoder_setting(kind)] == [STT, CSTT]
+    assert catalog.decoder_setting(STT) == "DECODER_MAX_COUNT"
+    assert "DECODER_MAX_COUNT" in kind_info(CSTT)["settings"] and "DECODER_MAX_COUNT" not in kind_info(NTTS)["settings"]
+    with pytest.raises(CatalogError, match="not a Speech container kind"):
+        catalog.concurrency("speech-to-txt")
 
 
 def test_sizing_table_covers_every_kind_and_profile():

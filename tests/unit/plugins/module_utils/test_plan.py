@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.speechops.speech.plugins.module_utils import plan as planner
+from ansible_collections.speechops.speech.plugins.module_utils.container_spec import run_spec
 from ansible_collections.speechops.speech.plugins.module_utils.plan import PlanCapacityError, PlanInputError, build_plan
 
 GIB = 1024
@@ -487,9 +488,86 @@ def test_endpoints_catalog_and_markdown():
     assert planner.endpoints(plan)["services"]["tts"]["url"] is None  # no load-balancer address, no URL
     assert data["services"]["tts"]["backends"][0]["url"].startswith("http://10.0.0.5:")
     assert json.loads(json.dumps(data)) == data
+    assert (svc["concurrency"], svc["capacity"]) == (4, 4)  # language identification with 1 CPU and 1 GB
+    assert (data["services"]["tts"]["concurrency"], data["services"]["tts"]["capacity"]) == (2, 2)
     markdown = planner.endpoints_markdown(data)
-    assert markdown.splitlines()[0] == "| Service | Kind | Endpoint | Backends |"
-    assert "| svc | language-detection | `%s://lb.example:8001` |" % scheme in markdown
+    assert markdown.splitlines()[0] == (
+        "| Service | Kind | Endpoint | Concurrent requests per container | Capacity | Backends |")
+    assert "| svc | language-detection | `%s://lb.example:8001` | 4 | 4 |" % scheme in markdown
+
+
+def service_capacity(service, hosts=None):
+    plan = build_plan([service], hosts or {"h1": host(), "h2": host()})
+    rendered = plan["services"][service["name"]]
+    containers = [container for node in plan["hosts"].values() for container in node["containers"]]
+    return rendered["concurrency"], rendered["capacity"], containers
+
+
+@pytest.mark.parametrize("service, concurrency", [
+    ({"name": "stt", "kind": STT, "replicas": 3}, 2),
+    ({"name": "cstt", "kind": CSTT, "model_id": "m-1", "replicas": 3}, 2),
+    ({"name": "tts", "kind": NTTS, "replicas": 3}, 2),
+    ({"name": "lid", "kind": LID, "replicas": 3}, 4),
+    ({"name": "lid", "kind": LID, "replicas": 3, "cpus": 2, "memory_mb": 2048}, 6),
+    ({"name": "lid", "kind": LID, "replicas": 3, "cpus": 2, "memory_mb": 1024}, 4),
+])
+def test_each_service_has_the_catalogs_concurrency_and_replicas_times_it_as_capacity(service, concurrency):
+    per_container, capacity, containers = service_capacity(service)
+    assert (per_container, capacity) == (concurrency, 3 * concurrency)
+    assert all("DECODER_MAX_COUNT" not in container["settings"] for container in containers)
+
+
+@pytest.mark.parametrize("kind, extra", [(STT, {}), (CSTT, {"model_id": "m-1"})])
+def test_decoder_max_count_goes_into_the_env_and_sets_the_concurrency(kind, extra):
+    per_container, capacity, containers = service_capacity(dict(name="s", kind=kind, replicas=2, decoder_max_count=5, **extra))
+    assert (per_container, capacity) == (5, 10)
+    assert [container["settings"]["DECODER_MAX_COUNT"] for container in containers] == ["5", "5"]
+    spec = run_spec(containers[0], {"billing_endpoint": "https://billing.example"})
+    assert spec["env"]["DECODER_MAX_COUNT"] == "5" and "DECODER_MAX_COUNT" not in spec["secret_settings"]
+
+
+def test_changing_decoder_max_count_changes_the_container_and_concurrency_alone_does_not():
+    def hashes(service):
+        return [container["plan_hash"] for container in service_capacity(service)[2]]
+    stt = {"name": "s", "kind": STT, "replicas": 2}
+    assert hashes(dict(stt, decoder_max_count=2)) != hashes(stt) != hashes(dict(stt, decoder_max_count=3))
+    assert hashes(dict(stt, decoder_max_count=3)) == hashes(dict(stt, settings={"DECODER_MAX_COUNT": 3}))
+    tts = {"name": "t", "kind": NTTS, "replicas": 2}
+    assert hashes(dict(tts, concurrency=5)) == hashes(tts)  # the load balancer's limit only
+
+
+def test_settings_decoder_max_count_is_the_same_knob():
+    assert service_capacity({"name": "s", "kind": STT, "replicas": 1, "settings": {"decoder_max_count": "3"}})[:2] == (3, 3)
+    assert service_capacity({"name": "s", "kind": STT, "replicas": 1, "decoder_max_count": 3,
+                             "settings": {"DECODER_MAX_COUNT": 3}})[:2] == (3, 3)
+
+
+def test_concurrency_is_an_operators_measurement_for_kinds_without_decoders():
+    assert service_capacity({"name": "t", "kind": NTTS, "replicas": 2, "concurrency": 3})[:2] == (3, 6)
+    assert service_capacity({"name": "l", "kind": LID, "replicas": 2, "concurrency": 8})[:2] == (8, 16)
+    assert service_capacity({"name": "t", "kind": NTTS, "replicas": 0})[:2] == (2, 0)
+
+
+@pytest.mark.parametrize("service, message", [
+    ({"kind": NTTS, "decoder_max_count": 4},
+     r"speech_services\[0\]\.decoder_max_count is only for speech-to-text and custom-speech-to-text .*"
+     r"for kind neural-text-to-speech set speech_services\[0\]\.concurrency"),
+    ({"kind": LID, "decoder_max_count": 4}, r"speech_services\[0\]\.decoder_max_count is only for speech-to-text"),
+    ({"kind": STT, "decoder_max_count": 0}, r"speech_services\[0\]\.decoder_max_count must be an integer >= 1, got 0"),
+    ({"kind": STT, "decoder_max_count": "two"}, r"speech_services\[0\]\.decoder_max_count must be an integer >= 1"),
+    ({"kind": STT, "decoder_max_count": True}, r"speech_services\[0\]\.decoder_max_count must be an integer >= 1"),
+    ({"kind": STT, "decoder_max_count": 2.5}, r"speech_services\[0\]\.decoder_max_count must be an integer >= 1"),
+    ({"kind": STT, "decoder_max_count": 3, "settings": {"DECODER_MAX_COUNT": 4}},
+     r"decoder_max_count 3 and speech_services\[0\]\.settings\.DECODER_MAX_COUNT 4 disagree"),
+    ({"kind": STT, "settings": {"DECODER_MAX_COUNT": "many"}},
+     r"speech_services\[0\]\.settings\.DECODER_MAX_COUNT must be an integer >= 1.*decoder_max_count"),
+    ({"kind": STT, "concurrency": 3}, r"speech_services\[0\]\.concurrency is not for kind speech-to-text.*decoder_max_count"),
+    ({"kind": NTTS, "concurrency": 0}, r"speech_services\[0\]\.concurrency must be an integer >= 1, got 0"),
+    ({"kind": NTTS, "settings": {"DECODER_MAX_COUNT": 2}}, r"settings\.DECODER_MAX_COUNT is not a documented setting"),
+])
+def test_bad_capacity_keys_are_refused_naming_the_service_key(service, message):
+    with pytest.raises(PlanInputError, match=message):
+        build_plan([dict(service, name="s", replicas=1)], {"h1": host()})
 
 
 def test_host_inputs_reads_facts_and_inventory_variables():
