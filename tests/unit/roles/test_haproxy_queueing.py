@@ -1,0 +1,283 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, speechops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The loadbalancer role's haproxy.cfg, rendered by Ansible from a real plan, run by the real HAProxy on 127.0.0.1
+in front of small backends that hold each request 100 ms and record how many they serve at once.
+
+Twice the capacity: every request succeeds after waiting in the queue and no backend ever serves more than its
+maxconn. Five times the capacity: the queue bound answers the excess at once with the JSON 503, no server is ever
+marked down, and the health checks reach the backends while all their slots are taken. A wait that outlasts
+timeout queue gets the JSON 503 too."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.speechops.speech.plugins.module_utils import haproxy
+from ansible_collections.speechops.speech.plugins.module_utils.plan import build_plan
+
+REPO = Path(__file__).resolve().parents[3]
+ROLE = REPO / "roles" / "loadbalancer"
+ANSIBLE = Path(sys.executable).parent / "ansible"
+HOLD = 0.1  # seconds each backend takes per request
+GIB = 1024
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        pass  # HAProxy resets a check's connection once it has read the status line
+
+
+class Backend:
+    """An HTTP server on 127.0.0.1 that answers /ready at once and every other request after `hold` seconds,
+    recording the most requests it served at once and, for each /ready, how many it was serving then."""
+
+    def __init__(self, hold=HOLD):
+        self.hold, self.lock = hold, threading.Lock()
+        self.busy = self.peak = 0
+        self.busy_at_checks = []
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                if self.path == "/ready":
+                    with backend.lock:
+                        backend.busy_at_checks.append(backend.busy)
+                    return self.answer(b"ready")
+                with backend.lock:
+                    backend.busy += 1
+                    backend.peak = max(backend.peak, backend.busy)
+                time.sleep(backend.hold)
+                with backend.lock:  # done before the answer: HAProxy may send the next request as soon as it has it
+                    backend.busy -= 1
+                self.answer(b'{"ok": true}')
+
+            def answer(self, body):
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = QuietServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def reset(self):
+        with self.lock:
+            self.peak, self.busy_at_checks = 0, []
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def plan_services(backends):
+    """The plan's services for a speech-to-text service with decoder_max_count 2 on len(backends) containers,
+    its backends pointed at the local test servers (the plan's own host ports are not ours to bind here)."""
+    plan = build_plan([{"name": "stt", "kind": "speech-to-text", "replicas": len(backends), "decoder_max_count": 2}],
+                      {"h%d" % index: {"vcpus_usable": 16, "memory_usable_mb": 32 * GIB, "avx2": True, "address": "127.0.0.1"}
+                       for index in range(len(backends))})
+    services = plan["services"]
+    for planned, backend in zip(services["stt"]["backends"], backends):
+        planned["port"] = backend.port
+    services["stt"]["lb_port"] = free_port()
+    return services
+
+
+def render(tmp_path, services, **extra_vars):
+    """haproxy.cfg exactly as the role writes it (the first file of its one configuration call), by Ansible."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_NOCOLOR="1")
+    variables = {"loadbalancer_services": services, "loadbalancer_bind_address": "127.0.0.1",
+                 "loadbalancer_stats_socket": str(tmp_path / "admin.sock"),
+                 "loadbalancer_server_state_file": str(tmp_path / "server-state"), "loadbalancer_chroot": "",
+                 "loadbalancer_log_targets": ["stderr format short local0 info"], "loadbalancer_stats_port": 0}
+    variables.update(extra_vars)
+    result = subprocess.run(
+        [str(ANSIBLE), "localhost", "-i", "localhost,", "-c", "local", "-m", "ansible.builtin.debug",
+         "-a", "var=__loadbalancer_config_files", "-e", "@defaults/main.yml", "-e", "@vars/main.yml",
+         "-e", "@vars/Debian.yml", "-e", json.dumps(variables)],
+        cwd=str(ROLE), env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    files = json.loads(result.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]["__loadbalancer_config_files"]
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(files[0]["content"])
+    return config
+
+
+@contextmanager
+def running_haproxy(config):
+    if shutil.which("haproxy") is None:
+        pytest.fail("haproxy is not installed: run scripts/system-deps.sh (make setup installs it)")
+    check = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False)
+    assert check.returncode == 0, check.stdout + check.stderr
+    log = open(str(config) + ".log", "w")
+    process = subprocess.Popen(["haproxy", "-db", "-f", str(config)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def wait_until_up(api, servers, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            stat = api.stat()
+        except haproxy.RuntimeApiError:
+            stat = {}
+        if all(stat.get(server, {}).get("status") == "UP" for server in servers):
+            return
+        time.sleep(0.05)
+    raise AssertionError("servers %s not UP within %ss: %s" % (servers, timeout, stat))
+
+
+def get(port, timeout=10.0):
+    """(status, body, seconds) of one GET through the load balancer."""
+    started = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", "/speech/recognition", headers={"Connection": "close"})
+        response = connection.getresponse()
+        return response.status, response.read(), time.monotonic() - started
+    finally:
+        connection.close()
+
+
+def closed_loop(port, clients, requests_each):
+    """`clients` threads, each sending its next request as soon as the last one is answered."""
+    results, lock = [], threading.Lock()
+
+    def client():
+        for _ in range(requests_each):
+            outcome = get(port)
+            with lock:
+                results.append(outcome)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a client did not finish within 60 s"
+    return results
+
+
+def stat_rows(api):
+    """`show stat` as {(proxy, svname): row}, backends included (chkdown counts UP to DOWN transitions)."""
+    import csv
+    text = api.command("show stat").lstrip("# ")
+    return dict(((row["pxname"], row["svname"]), row) for row in csv.DictReader(text.splitlines()))
+
+
+@pytest.fixture
+def backends():
+    started = [Backend(), Backend()]
+    yield started
+    for backend in started:
+        backend.stop()
+
+
+def test_the_rendered_backend_limits_queues_and_checks_as_the_plan_says(tmp_path, backends):
+    services = plan_services(backends)
+    assert (services["stt"]["concurrency"], services["stt"]["capacity"]) == (2, 4)
+    text = render(tmp_path, services).read_text()
+    backend = text[text.index("\nbackend stt\n"):]
+    assert re.search(r"^    default-server inter 2s fall 3 rise 2 maxconn 2 slowstart 30s$", backend, re.M)
+    assert re.search(r"^    http-request return status 503 content-type application/json string '\{\"error\":\{\"code\":503,"
+                     r"\"message\":\"stt is at capacity: .*\"\}\}' if \{ queue\(\) ge 8 \}$", backend, re.M)
+    assert re.search(r"^    http-error status 503 content-type application/json string '\{\"error\":", backend, re.M)
+    assert re.search(r"^    timeout check 5s$", backend, re.M) and re.search(r"^    timeout queue 30s$", text, re.M)
+    with running_haproxy(tmp_path / "haproxy.cfg") as process:
+        time.sleep(0.3)
+        assert process.poll() is None, (tmp_path / "haproxy.cfg.log").read_text()
+
+
+def test_twice_the_capacity_waits_in_the_queue_and_five_times_gets_fast_json_503s(tmp_path, backends):
+    services = plan_services(backends)
+    capacity, concurrency = services["stt"]["capacity"], services["stt"]["concurrency"]
+    config = render(tmp_path, services, loadbalancer_check_inter="100ms")
+    api = haproxy.RuntimeApi(str(tmp_path / "admin.sock"))
+    servers = [("stt", backend["container"]) for backend in services["stt"]["backends"]]
+    port = services["stt"]["lb_port"]
+    with running_haproxy(config):
+        wait_until_up(api, servers)
+
+        results = closed_loop(port, 2 * capacity, 10)
+        assert len(results) == 2 * capacity * 10
+        assert [status for status, _body, _seconds in results if status != 200] == []
+        assert [backend.peak for backend in backends] == [concurrency] * len(backends)
+        # every slot was taken, so requests waited in the queue: about one hold time each at twice the capacity
+        assert int(stat_rows(api)[("stt", "BACKEND")]["qmax"]) >= capacity - 1
+        assert sorted(seconds for _status, _body, seconds in results)[len(results) // 2] > 1.5 * HOLD
+        for backend in backends:
+            backend.reset()
+
+        results = closed_loop(port, 5 * capacity, 6)
+        refused = [(body, seconds) for status, body, seconds in results if status != 200]
+        assert {status for status, _body, _seconds in results} == {200, 503}
+        for body, seconds in refused:
+            error = json.loads(body)["error"]
+            assert error["code"] == 503 and "stt is at capacity" in error["message"], body
+            assert seconds < HOLD, "a refusal must not wait (%.3f s)" % seconds
+        assert [backend.peak for backend in backends] == [concurrency] * len(backends)
+        # the queue never held more than its bound (factor 2 x capacity)
+        assert int(stat_rows(api)[("stt", "BACKEND")]["qmax"]) <= 2 * capacity
+        # the health checks reached the backends while every slot was taken, and none failed
+        assert all(concurrency in backend.busy_at_checks for backend in backends), [b.busy_at_checks for b in backends]
+        rows = stat_rows(api)
+        for server in servers:
+            assert rows[server]["status"] == "UP"
+            assert (rows[server]["chkfail"], rows[server]["chkdown"]) == ("0", "0"), rows[server]
+
+
+def test_a_wait_longer_than_timeout_queue_gets_the_json_503(tmp_path):
+    slow = Backend(hold=1.5)
+    try:
+        services = plan_services([slow])
+        config = render(tmp_path, services, loadbalancer_timeout_queue="300ms", loadbalancer_check_inter="100ms")
+        api = haproxy.RuntimeApi(str(tmp_path / "admin.sock"))
+        with running_haproxy(config):
+            wait_until_up(api, [("stt", services["stt"]["backends"][0]["container"])])
+            results = closed_loop(services["stt"]["lb_port"], 3, 1)  # 2 served at once, the third waits 300 ms
+            timed_out = [(body, seconds) for status, body, seconds in results if status == 503]
+            assert len(timed_out) == 1 and sorted(status for status, _b, _s in results) == [200, 200, 503]
+            body, seconds = timed_out[0]
+            assert json.loads(body)["error"]["code"] == 503
+            assert "stt: no container could take the request within 300ms" in json.loads(body)["error"]["message"]
+            assert 0.3 <= seconds < 1.0
+    finally:
+        slow.stop()
