@@ -8,10 +8,13 @@ in front of small backends that hold each request 100 ms and record how many the
 Twice the capacity: every request succeeds after waiting in the queue and no backend ever serves more than its
 maxconn. Five times the capacity: the queue bound answers the excess at once with the JSON 503, no server is ever
 marked down, and the health checks reach the backends while all their slots are taken. A wait that outlasts
-timeout queue gets the JSON 503 too."""
+timeout queue gets the JSON 503 too. A WebSocket holds its slot until it closes; the next upgrade waits for it."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import csv
 import http.client
 import json
 import os
@@ -198,7 +201,6 @@ def closed_loop(port, clients, requests_each):
 
 def stat_rows(api):
     """`show stat` as {(proxy, svname): row}, backends included (chkdown counts UP to DOWN transitions)."""
-    import csv
     text = api.command("show stat").lstrip("# ")
     return dict(((row["pxname"], row["svname"]), row) for row in csv.DictReader(text.splitlines()))
 
@@ -281,3 +283,94 @@ def test_a_wait_longer_than_timeout_queue_gets_the_json_503(tmp_path):
             assert 0.3 <= seconds < 1.0
     finally:
         slow.stop()
+
+
+class WebSocketBackend:
+    """An aiohttp server on 127.0.0.1 (its own event loop in a thread) that answers /ready and holds every WebSocket
+    until the client closes it, recording the most it held at once."""
+
+    def __init__(self):
+        from aiohttp import web
+
+        self.busy = self.peak = 0
+        self.loop = asyncio.new_event_loop()
+
+        async def ready(_request):
+            return web.Response(text="ready")
+
+        async def session(request):
+            socket_ = web.WebSocketResponse()
+            await socket_.prepare(request)
+            self.busy += 1
+            self.peak = max(self.peak, self.busy)
+            try:
+                async for _message in socket_:
+                    pass
+            finally:
+                self.busy -= 1
+            return socket_
+
+        app = web.Application()
+        app.router.add_get("/ready", ready)
+        app.router.add_get("/speech/recognition/conversation/cognitiveservices/v1", session)
+        self.runner = web.AppRunner(app)
+        self.loop.run_until_complete(self.runner.setup())
+        self.port = free_port()
+        self.loop.run_until_complete(web.TCPSite(self.runner, "127.0.0.1", self.port).start())
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+def open_websocket(port):
+    """A socket that has sent a WebSocket upgrade for the speech-to-text path through the load balancer."""
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    client.sendall(("GET /speech/recognition/conversation/cognitiveservices/v1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                    "Sec-WebSocket-Key: %s\r\n\r\n" % base64.b64encode(os.urandom(16)).decode()).encode())
+    return client
+
+
+def status_line(client, timeout):
+    """The status line of the answer to the upgrade, or None when none came within timeout."""
+    client.settimeout(timeout)
+    try:
+        return client.recv(4096).split(b"\r\n", 1)[0].decode()
+    except socket.timeout:
+        return None
+
+
+def test_a_websocket_holds_its_slot_for_its_whole_life_and_the_next_waits_in_the_queue(tmp_path):
+    backend = WebSocketBackend()
+    sockets = []
+    try:
+        plan = build_plan([{"name": "stt", "kind": "speech-to-text", "replicas": 1, "decoder_max_count": 1}],
+                          {"h1": {"vcpus_usable": 16, "memory_usable_mb": 32 * GIB, "avx2": True, "address": "127.0.0.1"}})
+        services = plan["services"]
+        services["stt"]["backends"][0]["port"] = backend.port
+        services["stt"]["lb_port"] = port = free_port()
+        config = render(tmp_path, services, loadbalancer_check_inter="100ms")
+        api = haproxy.RuntimeApi(str(tmp_path / "admin.sock"))
+        with running_haproxy(config):
+            wait_until_up(api, [("stt", "speech-stt-1")])
+            first = open_websocket(port)
+            sockets.append(first)
+            assert status_line(first, 5) == "HTTP/1.1 101 Switching Protocols"
+            second = open_websocket(port)
+            sockets.append(second)
+            time.sleep(0.5)  # the open WebSocket still holds the only slot: the second upgrade waits in the queue
+            assert status_line(second, 0.5) is None
+            assert stat_rows(api)[("stt", "BACKEND")]["qcur"] == "1"
+            first.close()
+            assert status_line(second, 5) == "HTTP/1.1 101 Switching Protocols"
+            assert backend.peak == 1
+            assert stat_rows(api)[("stt", "speech-stt-1")]["status"] == "UP"
+    finally:
+        for client in sockets:
+            client.close()
+        backend.stop()
