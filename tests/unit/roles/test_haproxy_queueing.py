@@ -374,3 +374,37 @@ def test_a_websocket_holds_its_slot_for_its_whole_life_and_the_next_waits_in_the
         for client in sockets:
             client.close()
         backend.stop()
+
+
+VALIDATE_PLAY = """
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Validate the load balancer's input
+      ansible.builtin.include_role:
+        name: speechops.speech.loadbalancer
+        tasks_from: validate
+"""
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({}, None),
+    ({"drop_concurrency": True}, r"a concurrency >= 1 \(concurrent requests per container: each server's maxconn\)"),
+    ({"loadbalancer_maxconn": 8}, r"The services' capacity is 3 concurrent requests .* up to 9 connections are in service "
+                                  r"or queued: raise loadbalancer_maxconn \(8\) to at least that"),
+])
+def test_the_role_refuses_services_without_concurrency_and_a_global_maxconn_below_capacity_and_queue(tmp_path, extra, message):
+    service = {"kind": "speech-to-text", "lb_port": 8000, "protocol": "ws", "concurrency": 3,
+               "backends": [{"container": "speech-stt-1", "address": "127.0.0.1", "port": 5100}]}
+    if extra.pop("drop_concurrency", False):
+        del service["concurrency"]
+    (tmp_path / "validate.yml").write_text(VALIDATE_PLAY)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    result = subprocess.run(
+        [str(ANSIBLE) + "-playbook", "-i", "localhost,", "-c", "local", str(tmp_path / "validate.yml"),
+         "-e", "ansible_python_interpreter=%s" % sys.executable, "-e", json.dumps(dict(extra, loadbalancer_services={"stt": service}))],
+        cwd=str(REPO), env=env, capture_output=True, text=True, timeout=120, check=False)
+    if message is None:
+        assert result.returncode == 0, result.stdout + result.stderr
+    else:
+        assert result.returncode != 0 and re.search(message, result.stdout + result.stderr), result.stdout + result.stderr
