@@ -185,12 +185,12 @@ def closed_loop(port, clients, requests_each):
     results, lock = [], threading.Lock()
 
     def client():
-        for _ in range(requests_each):
+        for _request in range(requests_each):
             outcome = get(port)
             with lock:
                 results.append(outcome)
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client) for _client in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:

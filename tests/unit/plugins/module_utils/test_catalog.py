@@ -260,7 +260,8 @@ def test_concurrency_guidance_for_language_detection():
 @pytest.mark.parametrize("kind, expected", [(STT, 2), (CSTT, 2), (NTTS, 2), (TTS, 2), (CTTS, 2), (LID, 4)])
 def test_concurrency_per_container_by_kind(kind, expected):
     assert catalog.concurrency(kind) == expected
-    assert catalog.concurrency(kind, *(lambda size: (size["cpus"], size["memory_mb"]))(resources(kind))) == expected
+    size = resources(kind)
+    assert catalog.concurrency(kind, size["cpus"], size["memory_mb"]) == expected
 
 
 @pytest.mark.parametrize("cpus, memory_mb, expected", [
