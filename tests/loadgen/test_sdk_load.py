@@ -2,6 +2,7 @@
 a real HAProxy and small misbehaving servers, all on 127.0.0.1."""
 import asyncio
 import http.client
+import os
 import socket
 import subprocess
 import threading
@@ -258,3 +259,46 @@ def test_requests_without_an_answer_time_out_and_stop_is_bounded(silent_server, 
         assert entry["failed"] >= 1 and set(entry["failed_by_reason"]) == {"timeout"}, (name, entry)
     once = report["workloads"]["once"]
     assert once["failed"] == 0 and once["cancelled"] == once["sent"] == 1, once
+
+
+# ----- the load benchmark's pure parts (tests/bench/bench_load.py) -----------------------------------------------
+
+@pytest.fixture(scope="module")
+def bench():
+    import importlib.util  # pylint: disable=import-outside-toplevel
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "bench_load.py")
+    spec = importlib.util.spec_from_file_location("bench_load", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_capacity_comes_from_the_catalog_else_a_stated_fallback(bench):
+    assert bench.capacity_of({"kind": "speech-to-text", "replicas": 2, "concurrency": 2, "capacity": 4}) == (4, "catalog")
+    assert bench.capacity_of({"kind": "speech-to-text", "replicas": 3, "concurrency": 2}) == (6, "replicas x concurrency")
+    assert bench.capacity_of({"kind": "neural-text-to-speech", "replicas": 2}) == (4, "fallback: replicas x 2")
+    assert bench.capacity_of({"kind": "language-detection", "replicas": 1}) == (4, "fallback: replicas x 4")
+    assert [bench.clients_for(level, 4) for level in (0.5, 1, 2, 4)] == [2, 4, 8, 16]
+    assert bench.clients_for(0.5, 1) == 1
+
+
+def _entry(failed_by_reason, ok=10):
+    failed = sum(failed_by_reason.values())
+    return {"ok": ok, "failed": failed, "failed_by_reason": failed_by_reason, "p50_ms": 12.3, "p99_ms": 45.6,
+            "max_ms": 50.0, "rps": 7.25, "seconds": 60.0}
+
+
+def test_bench_verdict_no_failure_up_to_2x_and_only_the_lbs_503_above(bench):
+    assert bench.verdict(2.0, _entry({})) is None
+    assert "1 failed request(s) at 2.0x" in bench.verdict(2.0, _entry({"lb_503": 1}))
+    assert bench.verdict(4.0, _entry({"lb_503": 30}), from_containers=0) is None
+    assert "other than lb_503" in bench.verdict(4.0, _entry({"lb_503": 30, "timeout": 1}))
+    assert "from the containers" in bench.verdict(4.0, _entry({"lb_503": 30}), from_containers=30)
+
+
+def test_bench_line_format(bench):
+    row = {"service": "tts-aria", "kind": "tts_rest", "level": 2.0, "clients": 8, "report": _entry({"lb_503": 2}, ok=98)}
+    assert bench.line(row) == ("load service=tts-aria kind=tts_rest level=2.0 clients=8 requests=100 failed=2 lb_503=2 "
+                               "p50_ms=12.3 p99_ms=45.6 rps=7.2")
+    table = bench.markdown([dict(row, container_5xx=0)])
+    assert table.splitlines()[2].startswith("| tts-aria | tts_rest | 2.0x | 8 | 60 | 100 | 2 | 2 | - | 0 |")
