@@ -16,7 +16,7 @@ import urllib.parse
 
 from aiohttp import web
 
-from . import billing_client, catalog, licensing, recognition, synthesis, usp
+from . import billing_client, catalog, engine, licensing, recognition, synthesis, usp
 from .audio import AudioFormatError, OutputFormat
 from .settings import Settings, SettingsError
 
@@ -30,6 +30,10 @@ LANGUAGE_PATH = "/speech/universal/v2"
 REST_SYNTHESIS_PATHS = ("/speech/synthesize/cognitiveservices/v1", "/cognitiveservices/v1")
 WS_SYNTHESIS_PATH = "/cognitiveservices/websocket/v1"
 KEY_PROBLEMS = ("Invalid", "Mismatch", "ContainerUseUnauthorized", "OutOfQuota")
+ENGINE_PATH = "/emulator/engine"  # the emulator's own debug endpoint, not part of Microsoft's surface
+# Microsoft Learn, Speech containers FAQ: what the Speech SDK reports when a container takes audio slower than
+# it is fed (its client buffer overflows).
+BUFFER_EXCEEDED = "Due to service inactivity the client buffer size exceeded. Resetting the buffer."
 LOG_LEVELS = {"trace": logging.DEBUG, "debug": logging.DEBUG, "information": logging.INFO,
               "warning": logging.WARNING, "error": logging.ERROR, "critical": logging.CRITICAL,
               "none": logging.CRITICAL + 10}
@@ -74,6 +78,8 @@ class Emulator:
         self.port = int(settings.number("Emulator:Port", self.kind.port))
         self.models_dir = settings.get("Emulator:ModelsPath", MODELS_DIR)
         self.warmup_seconds = settings.number("Emulator:WarmupSeconds", 3)
+        self.engine = engine.EngineSlots(engine.slots_for(self.kind, settings))
+        self.decoder_wait = settings.number("Emulator:DecoderWaitSeconds", 5)
         self.ready = False
         self.phrase_table = recognition.PhraseTable()
         self.phrases = {}
@@ -127,6 +133,8 @@ class Emulator:
                                "the license terms.")
         self._setup_logging()
         log.debug("Settings: %s", self.settings.redacted())
+        log.info("Engine: %d slots (concurrent queries); more wait for a free slot%s.", self.engine.slots,
+                 f", a recognition at most {self.decoder_wait:g} s" if self.kind.mode != "synthesis" else "")
         if self.settings.flag("DownloadLicense"):
             return await self.download_license()
         if self.settings.has("BaseModelLocale") and self.kind.name == "custom-speech-to-text":
@@ -271,6 +279,15 @@ class Emulator:
         self.record_usage("Characters", len(text))
         return pcm
 
+    async def take_decoder(self):
+        """A slot for a recognition turn, or the WebSocket ends as the SDK sees a full client buffer."""
+        try:
+            await self.engine.acquire(self.decoder_wait)
+        except engine.SlotTimeout:
+            log.warning("No decoder free within %g s (%d of %d busy): ending the session.", self.decoder_wait,
+                        self.engine.active, self.engine.slots)
+            raise usp.Refused(1007, BUFFER_EXCEEDED) from None
+
     # ----- HTTP handlers --------------------------------------------------------------------------
 
     async def home(self, request):
@@ -378,15 +395,24 @@ class Emulator:
             return web.Response(status=400, text="The X-Microsoft-OutputFormat header is required.")
         try:
             output = OutputFormat(format_name)
-            pcm = await self.synthesize_pcm(await request.text(), output.rate)
+            ssml = await request.text()
+            async with self.engine:
+                body = output.encode(await self.synthesize_pcm(ssml, output.rate))
         except AudioFormatError as error:
             return web.Response(status=400, text=str(error))
         except synthesis.SynthesisError as error:
             return web.Response(status=error.status, text=str(error))
-        return web.Response(body=output.encode(pcm), content_type=output.content_type)
+        return web.Response(body=body, content_type=output.content_type)
 
     async def voices_list(self, request):
         return web.json_response([catalog.voice_entry(self.voice)])
+
+    async def engine_stats(self, request):
+        return web.json_response(self.engine.stats())
+
+    async def engine_reset(self, request):
+        self.engine.reset_peaks()
+        return web.json_response(self.engine.stats())
 
     def make_app(self):
         app = web.Application()
@@ -399,6 +425,8 @@ class Emulator:
         app.router.add_get("/swagger/v1/swagger.json", self.swagger_json)
         app.router.add_get("/records/usage-logs/", self.usage_logs)
         app.router.add_get("/records/usage-logs/{month}/{year}", self.usage_logs)
+        app.router.add_get(ENGINE_PATH, self.engine_stats)
+        app.router.add_post(ENGINE_PATH + "/reset", self.engine_reset)
         if self.kind.mode in ("recognition", "language"):
             for path in RECOGNITION_PATHS:
                 app.router.add_route("*", path, self.recognition)

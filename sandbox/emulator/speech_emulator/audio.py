@@ -5,6 +5,7 @@ recognizer can render the same phrase and get the same bytes) and encodes a-law/
 Compressed formats (MP3, Opus, ...) are not produced: there is no encoder in the image.
 """
 import asyncio
+import collections
 import re
 import struct
 import warnings
@@ -80,21 +81,31 @@ def resample(pcm16, from_rate, to_rate):
     return audioop.ratecv(pcm16, 2, 1, from_rate, to_rate, None)[0]
 
 
-_render_cache = {}
+RENDER_CACHE_BYTES = 64 * 1024 * 1024
+_render_cache = collections.OrderedDict()  # (text, voice, rate) -> PCM, least recently used first
+_render_cache_bytes = 0
 
 
 async def render(text, espeak_voice, rate):
-    """16-bit mono PCM of `text` spoken by espeak-ng, at `rate` Hz."""
+    """16-bit mono PCM of `text` spoken by espeak-ng, at `rate` Hz. The audio is deterministic, so it is kept
+    in a least-recently-used cache of RENDER_CACHE_BYTES: a repeated text costs no espeak-ng process."""
+    global _render_cache_bytes
     key = (text, espeak_voice, rate)
+    pcm = _render_cache.get(key)
+    if pcm is not None:
+        _render_cache.move_to_end(key)
+        return pcm
+    process = await asyncio.create_subprocess_exec(
+        "espeak-ng", "-v", espeak_voice, "-b", "1", "--stdout", "--stdin",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate(text.encode("utf-8"))
+    if process.returncode != 0:
+        raise RuntimeError(f"espeak-ng failed: {err.decode(errors='replace').strip()}")
+    source_rate, pcm = parse_wav(out)
+    pcm = resample(pcm, source_rate, rate)
     if key not in _render_cache:
-        process = await asyncio.create_subprocess_exec(
-            "espeak-ng", "-v", espeak_voice, "-b", "1", "--stdout", "--stdin",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await process.communicate(text.encode("utf-8"))
-        if process.returncode != 0:
-            raise RuntimeError(f"espeak-ng failed: {err.decode(errors='replace').strip()}")
-        source_rate, pcm = parse_wav(out)
-        if len(_render_cache) > 256:
-            _render_cache.clear()
-        _render_cache[key] = resample(pcm, source_rate, rate)
-    return _render_cache[key]
+        _render_cache[key] = pcm
+        _render_cache_bytes += len(pcm)
+        while _render_cache_bytes > RENDER_CACHE_BYTES and len(_render_cache) > 1:
+            _render_cache_bytes -= len(_render_cache.popitem(last=False)[1])
+    return pcm

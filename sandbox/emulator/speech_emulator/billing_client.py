@@ -1,10 +1,16 @@
 """Connected mode: key checks and usage reports to the Billing endpoint (the sandbox's billing stub).
 
-Contract (reference §5): usage is reported at an interval; while the endpoint cannot be reached the
-container keeps running but serves no queries; after a number of failed retries it stops serving
-for good (here: it stays up, /ready and every query answer 503, /status says why; restart it).
-Microsoft's 10 retries x 10-15 min are scaled down by default to Emulator:BillingRetries (10) x
-Emulator:BillingIntervalSeconds (60): ten minutes of outage, long enough for the fault tests.
+Contract (Microsoft Learn, "Configure Speech containers" and the Azure AI containers FAQ): usage is
+metered and reported at an interval; while the endpoint cannot be reached the container keeps running
+but serves no queries; after a number of failed retries it stops serving for good (here: it stays up,
+/ready and every query answer 503, /status says why; restart it). Microsoft's 10 retries x 10-15 min
+are scaled down by default to Emulator:BillingRetries (10) x Emulator:BillingIntervalSeconds (60).
+
+Usage is aggregated: per meter a summed quantity and a count of queries, one metering record per
+meter per report, so a report stays small whatever the load. A report the endpoint refuses for a
+reason other than the key (a 4xx such as 400, 404 or 413) changes neither the key status nor serving:
+its aggregate is merged into the next report, and dropped with a log line after REFUSALS_KEPT refusals
+in a row.
 """
 import asyncio
 import datetime
@@ -28,6 +34,9 @@ MESSAGES = {
 }
 UNREACHABLE = ("CouldNotConnect", "BillingEndpointBusy")
 RETRY_AFTER_SECONDS = 60
+KEY_STATUSES = ("Valid", "Invalid", "Mismatch", "OutOfQuota", "ContainerUseUnauthorized")
+REFUSED = "Refused"  # the endpoint answered, but refused the call for a reason other than the key
+REFUSALS_KEPT = 3
 
 
 def message_for(status):
@@ -44,13 +53,43 @@ def valid_endpoint(endpoint):
     return parsed.scheme in ("http", "https") and bool(parsed.hostname)
 
 
+def _utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Usage:
+    """Queries metered since the last accepted report: per meter name [summed quantity, count]."""
+
+    def __init__(self):
+        self.meters, self.since = {}, None
+
+    def add(self, meter, quantity, count=1):
+        totals = self.meters.get(meter)
+        if totals is None:
+            totals = self.meters[meter] = [0, 0]
+            self.since = self.since or _utc_now()
+        totals[0] += quantity
+        totals[1] += count
+
+    def merge(self, other):
+        if other.since and (self.since is None or other.since < self.since):
+            self.since = other.since
+        for meter, (quantity, count) in other.meters.items():
+            self.add(meter, quantity, count)
+
+    def describe(self):
+        return ", ".join(f"{m} {round(q, 3)} in {c} queries" for m, (q, c) in sorted(self.meters.items())) or "none"
+
+
 class BillingClient:
     def __init__(self, endpoint, api_key, kind, version, container_id, interval, retries, timeout=5.0):
         self.base = endpoint.rstrip("/") + "/emulator/v1"
         self.api_key, self.kind, self.version, self.container_id = api_key, kind, version, container_id
         self.interval, self.retries, self.timeout = interval, int(retries), timeout
         self.status, self.failures, self.given_up = "Unknown", 0, False
-        self.pending = []
+        self.usage = Usage()      # this interval's queries
+        self.unsent = Usage()     # earlier intervals whose report did not go through
+        self.refusals = 0         # reports refused in a row for a reason other than the key
         self._session = None
 
     def session(self):
@@ -76,13 +115,19 @@ class BillingClient:
         return message_for(self.status)
 
     def record(self, meter, quantity):
-        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.pending.append({"id": uuid.uuid4().hex, "containerType": self.kind, "containerVersion": self.version,
-                             "containerId": self.container_id, "meter": {"name": meter, "quantity": quantity},
-                             "requestTime": now, "apiType": self.kind})
+        self.usage.add(meter, quantity)
+
+    def records(self, usage):
+        """The metering records of an aggregate: one per meter, in the documented record shape (the meter also
+        carries the number of queries it sums, `count`)."""
+        return [{"id": uuid.uuid4().hex, "containerType": self.kind, "containerVersion": self.version,
+                 "containerId": self.container_id, "meter": {"name": meter, "quantity": round(quantity, 3), "count": count},
+                 "requestTime": usage.since, "apiType": self.kind}
+                for meter, (quantity, count) in sorted(usage.meters.items())]
 
     async def _call(self, method, path, **kwargs):
-        """(status name, JSON body or None) of a call to the stub."""
+        """(status name, JSON body or None) of a call to the stub. The status name is a key status, one of
+        UNREACHABLE, or REFUSED (the endpoint answered with a 4xx that says nothing about the key)."""
         headers = {"Ocp-Apim-Subscription-Key": self.api_key}
         try:
             async with self.session().request(method, self.base + path, headers=headers, **kwargs) as response:
@@ -94,27 +139,40 @@ class BillingClient:
                     body = await response.json(content_type=None)
                 except ValueError:
                     body = None
-                status = (body or {}).get("apiStatus") if isinstance(body, dict) else None
-                if status is None:
-                    status = "Valid" if response.status < 300 else ("Invalid" if response.status in (401, 403) else "Unknown")
-                return status, body
+                status = body.get("apiStatus") if isinstance(body, dict) else None
+                if status in KEY_STATUSES:
+                    return status, body
+                if response.status < 300:
+                    return "Valid", body
+                if response.status in (401, 403):
+                    return "Invalid", body
+                log.warning("Billing endpoint refused %s %s: HTTP %d %.200s", method, path, response.status,
+                            body if body is not None else response.reason)
+                return REFUSED, body
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
             log.debug("billing call failed: %r", error)
             return "CouldNotConnect", None
 
-    async def check(self):
-        """Ask the stub about the key; updates self.status unless billing was given up."""
-        status, _ = await self._call("GET", "/status", params={"containerType": self.kind})
-        if not self.given_up:
+    def _settle(self, status):
+        """Apply the answer of a key check or report to the key status; a refusal leaves it as it was."""
+        if status != REFUSED and not self.given_up:
             self.status = status
-        return status
+
+    async def check(self):
+        """Ask the stub about the key; updates self.status unless billing was given up or the call was refused."""
+        status, _ = await self._call("GET", "/status", params={"containerType": self.kind})
+        self._settle(status)
+        return self.status if status == REFUSED else status
 
     async def report(self):
-        """Send pending usage; returns the status. Failed batches stay pending."""
-        batch, self.pending = self.pending, []
-        status, _ = await self._call("POST", "/usage", json={"records": batch})
-        if status != "Valid":
-            self.pending = batch + self.pending
+        """Send this interval's usage, merged with what earlier reports could not deliver; returns the outcome
+        (a key status, one of UNREACHABLE or REFUSED)."""
+        usage, taken = self.unsent, self.usage
+        self.usage = Usage()  # queries from now on count towards the next interval
+        usage.merge(taken)
+        records = self.records(usage)
+        status, _ = await self._call("POST", "/usage", json={"records": records})
+        self.unsent = Usage() if status == "Valid" else usage
         if status in UNREACHABLE:
             self.failures += 1
             log.warning("Billing endpoint %s: %s (retry %d of %d).", self.base, status, self.failures, self.retries)
@@ -125,10 +183,22 @@ class BillingClient:
             if self.failures:
                 log.info("Billing endpoint reachable again after %d failed report(s).", self.failures)
             self.failures = 0
-            if status != "Valid":
+        if status == REFUSED:
+            self.refusals += 1
+            if self.refusals >= REFUSALS_KEPT:
+                log.error("fail: %d usage reports in a row were refused; dropping their usage (%s).",
+                          self.refusals, usage.describe())
+                self.unsent, self.refusals = Usage(), 0
+            else:
+                log.warning("Usage report refused (%d of %d before its usage is dropped); serving goes on, the "
+                            "usage (%s) goes with the next report.", self.refusals, REFUSALS_KEPT, usage.describe())
+        else:
+            self.refusals = 0
+            if status not in UNREACHABLE and status != "Valid":
                 log.error("fail: Endpoint connection failed with status '%s'. %s", status, message_for(status))
-        if not self.given_up:
-            self.status = status
+        self._settle(status)
+        if status == REFUSED and self.status not in KEY_STATUSES:
+            await self.check()  # the endpoint is back, but said nothing about the key: ask it
         return status
 
     async def run(self):

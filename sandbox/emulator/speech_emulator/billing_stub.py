@@ -11,6 +11,8 @@ printed: the admin API and the logs name a key by its keyId (SHA-256 prefix, see
 """
 import argparse
 import asyncio
+import collections
+import json
 import logging
 import os
 import signal
@@ -24,6 +26,7 @@ log = logging.getLogger("speech_emulator.billing_stub")
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
 KEY_STATUSES = ("Valid", "Invalid", "Mismatch", "OutOfQuota", "ContainerUseUnauthorized")
 MODES = ("up", "down", "busy")
+RECORDS_KEPT = 10_000  # the admin API lists at most this many recent records
 
 DEFAULT_MODELS = {
     "c0ffee00-0000-4000-8000-000000000001": {
@@ -51,7 +54,10 @@ class BillingStub:
         self.host, self.port, self.admin_port, self.license_days = host, port, admin_port, license_days
         self.mode = "up"
         self.usage = {}      # keyId -> {meter: quantity}
-        self.records = []    # every accepted metering record, with its keyId
+        self.counts = {}     # keyId -> {meter: number of queries the quantity sums}
+        self.records = collections.deque(maxlen=RECORDS_KEPT)  # accepted metering records, with their keyId
+        self.reports = {"accepted": 0, "refused": 0, "maxBytes": 0, "lastBytes": 0}
+        self.refuse_usage = 0  # an HTTP status (4xx) for every usage report, 0: accept them
         self.models = {mid: dict(model, id=mid) for mid, model in DEFAULT_MODELS.items()}
         self._billing_runner = self._admin_runner = self._billing_site = None
 
@@ -83,20 +89,36 @@ class BillingStub:
         return self._answer(self._key_status(request)[1])
 
     async def usage_report(self, request):
+        """Metering records, one per meter per report: {id, containerType, containerVersion, containerId,
+        meter: {name, quantity, count?}, requestTime, apiType}; count (the queries a record sums) defaults to 1.
+        Bodies above aiohttp's client_max_size (1 MiB) are refused with 413."""
         refusal = await self._gate(request)
         if refusal is not None:
             return refusal
         key, status = self._key_status(request)
         if status != "Valid":
             return self._answer(status)
-        body = await request.json()
+        raw = await request.read()
+        self.reports["lastBytes"] = len(raw)
+        self.reports["maxBytes"] = max(self.reports["maxBytes"], len(raw))
+        if self.refuse_usage:
+            self.reports["refused"] += 1
+            return web.json_response({"message": f"Usage report refused (stub setting): HTTP {self.refuse_usage}."},
+                                     status=self.refuse_usage)
+        records, problem = _metering_records(raw)
+        if problem:
+            self.reports["refused"] += 1
+            log.warning("usage report refused: %s", problem)
+            return web.json_response({"message": f"The usage report cannot be read: {problem}"}, status=400)
         key_id = licensing.key_id(key)
-        meters = self.usage.setdefault(key_id, {})
-        for record in body.get("records", []):
-            meter = record["meter"]
-            meters[meter["name"]] = round(meters.get(meter["name"], 0) + meter["quantity"], 3)
+        meters, counts = self.usage.setdefault(key_id, {}), self.counts.setdefault(key_id, {})
+        for record in records:
+            name, quantity = record["meter"]["name"], record["meter"]["quantity"]
+            meters[name] = round(meters.get(name, 0) + quantity, 3)
+            counts[name] = counts.get(name, 0) + record["meter"].get("count", 1)
             self.records.append(dict(record, keyId=key_id))
-        return self._answer(status, accepted=len(body.get("records", [])))
+        self.reports["accepted"] += 1
+        return self._answer(status, accepted=len(records))
 
     async def issue_license(self, request):
         refusal = await self._gate(request)
@@ -140,7 +162,8 @@ class BillingStub:
         return web.json_response({
             "mode": self.mode,
             "keys": [{"keyId": licensing.key_id(k), "status": s} for k, s in self.keys.items()],
-            "usage": self.usage, "records": len(self.records)})
+            "usage": self.usage, "counts": self.counts, "records": len(self.records), "reports": self.reports,
+            "refuseUsage": self.refuse_usage})
 
     async def admin_set_key(self, request):
         body = await request.json()
@@ -170,11 +193,24 @@ class BillingStub:
         """POST {'key': ...}: the usage and records of one key (GET /admin/state has all keyIds)."""
         key_id = licensing.key_id((await request.json()).get("key", ""))
         return web.json_response({"keyId": key_id, "meters": self.usage.get(key_id, {}),
+                                  "counts": self.counts.get(key_id, {}),
                                   "records": [r for r in self.records if r["keyId"] == key_id]})
 
     async def admin_reset_usage(self, request):
-        self.usage, self.records = {}, []
+        self.usage, self.counts = {}, {}
+        self.records.clear()
+        self.reports = {"accepted": 0, "refused": 0, "maxBytes": 0, "lastBytes": 0}
         return web.json_response({"usage": {}})
+
+    async def admin_refuse_usage(self, request):
+        """POST {"status": 4xx}: refuse every usage report with that HTTP status (a refusal that is not about the
+        key); {"status": 0}: accept them again."""
+        status = (await request.json()).get("status")
+        if status != 0 and not (isinstance(status, int) and 400 <= status <= 499 and status != 429):
+            raise web.HTTPBadRequest(text="Send {'status': an HTTP status 400-499 other than 429, or 0}.")
+        self.refuse_usage = status
+        log.info("usage reports are now %s", f"refused with HTTP {status}" if status else "accepted")
+        return web.json_response({"refuseUsage": status})
 
     async def admin_add_model(self, request):
         model = await request.json()
@@ -206,6 +242,7 @@ class BillingStub:
         app.router.add_post("/admin/mode", self.admin_set_mode)
         app.router.add_post("/admin/usage", self.admin_usage)
         app.router.add_post("/admin/usage/reset", self.admin_reset_usage)
+        app.router.add_post("/admin/usage/refuse", self.admin_refuse_usage)
         app.router.add_post("/admin/models", self.admin_add_model)
         return app
 
@@ -237,6 +274,23 @@ class BillingStub:
         for runner in (self._billing_runner, self._admin_runner):
             if runner is not None:
                 await runner.cleanup()
+
+
+def _metering_records(raw):
+    """(records, None) when a usage report body holds well-formed metering records, else (None, the problem)."""
+    try:
+        body = json.loads(raw)
+    except ValueError as error:
+        return None, f"not JSON ({error})"
+    records = body.get("records") if isinstance(body, dict) else None
+    if not isinstance(records, list):
+        return None, "no list of records"
+    for record in records:
+        meter = record.get("meter") if isinstance(record, dict) else None
+        if not (isinstance(meter, dict) and isinstance(meter.get("name"), str)
+                and isinstance(meter.get("quantity"), (int, float)) and isinstance(meter.get("count", 1), int)):
+            return None, f"a record without meter name and quantity: {str(record)[:200]}"
+    return records, None
 
 
 def read_keys(keys_file):

@@ -70,7 +70,7 @@ def _ticks(samples, rate=recognition.RATE):
 
 
 async def serve(ws, handler):
-    """Feed every frame to `handler` until the client closes; close on Refused."""
+    """Feed every frame to `handler` until the client closes; close on Refused; then handler.end()."""
     try:
         async for message in ws:
             if message.type == aiohttp.WSMsgType.TEXT:
@@ -88,6 +88,8 @@ async def serve(ws, handler):
     except Exception:  # a bad message must not kill the server; the client sees 1011 like the real service
         log.exception("error in a WebSocket turn")
         await ws.close(code=1011, message=b"Internal service error.")
+    finally:
+        handler.end()
 
 
 class RecognitionSession:
@@ -96,14 +98,26 @@ class RecognitionSession:
     def __init__(self, ws, service, endpoint, query):
         self.ws, self.service, self.endpoint, self.query = ws, service, endpoint, query
         self.turn = None
+        self.decoder = False  # whether this session holds one of the container's engine slots
 
     async def on_text(self, headers, body):
         path = headers.get("path", "").lower()
         if path == "speech.context":
             self.service.check_serving()
             context = json.loads(body) if body.strip() else {}
+            self.release_decoder()
+            await self.service.take_decoder()
+            self.decoder = True
             self.turn = RecognitionTurn(self, headers.get("x-requestid", uuid.uuid4().hex), context)
             await self.turn.start()
+
+    def release_decoder(self):
+        if self.decoder:
+            self.decoder = False
+            self.service.engine.release()
+
+    def end(self):
+        self.release_decoder()
 
     async def on_audio(self, headers, payload):
         if self.turn is not None and not self.turn.done:
@@ -188,6 +202,7 @@ class RecognitionTurn:
             # The SDK itself reports audio after the last phrase as a NoMatch result in continuous mode.
             await self.send("speech.endDetected", {"Offset": _ticks(self.speech_end)})
         await self.send("turn.end", {})
+        self.session.release_decoder()
         self.session.service.record_usage("AudioSeconds", round(total / recognition.RATE, 3))
 
 
@@ -211,8 +226,15 @@ class SynthesisSession:
     async def on_audio(self, headers, payload):
         pass
 
+    def end(self):
+        pass
+
     async def synthesize(self, request_id, ssml):
         self.service.check_serving()
+        async with self.service.engine:
+            await self._synthesize(request_id, ssml)
+
+    async def _synthesize(self, request_id, ssml):
         try:
             fmt = audio.OutputFormat(self.output_format)
             fmt.riff = False  # a stream carries no header; the SDK writes its own
