@@ -233,7 +233,7 @@ def test_disconnected_mode_with_mounts_owned_by_the_container_user(stack, networ
 
 
 def test_diagnostic_container_checks_billing_and_key_and_exits(images, network, billing_container):
-    """docker run --rm .../azure-cognitive-services/diagnostic eula=accept Billing=... ApiKey=... (reference §8)."""
+    """docker run --rm .../azure-cognitive-services/diagnostic eula=accept Billing=... ApiKey=... (Microsoft's diagnostics container)."""
     assert DIAGNOSTIC in images["references"]
     assert docker("image", "inspect", "-f", "{{json .Config.ExposedPorts}}", DIAGNOSTIC).stdout.strip() == "null"
     wait_until(lambda: _status(billing_container[1] + "/healthz") == 200, timeout=30, what="billing stub container")

@@ -37,7 +37,7 @@ def synthesize(service, voice, text, output_format=None):
     try:
         return synthesizer.speak_text_async(text).get()
     finally:
-        del synthesizer  # speech-sdk-protocol.md pitfall 9: release the native synthesizer before exit
+        del synthesizer  # release the native synthesizer before the interpreter exits (the SDK can hang otherwise)
 
 
 def wav_file(path, pcm, rate=16000):

@@ -1,4 +1,4 @@
-"""The diagnostics container (reference §8): ``mcr.microsoft.com/azure-cognitive-services/diagnostic``.
+"""The diagnostics container (Microsoft Learn, Azure AI containers diagnostics): ``mcr.microsoft.com/azure-cognitive-services/diagnostic``.
 
     docker run --rm <registry>/azure-cognitive-services/diagnostic eula=accept Billing={ENDPOINT_URI} ApiKey={API_KEY}
 

@@ -1,6 +1,6 @@
 """The Speech SDK's WebSocket protocol (USP) as the emulator speaks it.
 
-Framing (see shared/reference/speech-sdk-protocol.md): a text frame is CRLF header lines, an
+Framing (as the Speech SDK 1.53 sends and accepts it): a text frame is CRLF header lines, an
 empty line, then the body; a binary frame is a 2-byte big-endian header length, the header lines,
 then the payload. The native SDK matches header names case-sensitively: always write exactly
 ``Path`` and ``X-RequestId``, and answer with the X-RequestId of the current turn.
