@@ -77,11 +77,11 @@ def network(images):
         docker("network", "rm", name, check=False)
 
 
-def run_container(network, role, image, *settings, port=5000, env=None, alias=None, volumes=()):
+def run_container(network, role, image, *settings, port=5000, env=None, alias=None, volumes=(), limits=()):
     name, containers = network
     container = f"speechops-emutest-{role}-{RUN_ID}"
     containers.append(container)
-    args = ["run", "-d", "--name", container, "--network", name, "-p", f"127.0.0.1::{port}"]
+    args = ["run", "-d", "--name", container, "--network", name, "-p", f"127.0.0.1::{port}", *limits]
     for volume in volumes:
         args += ["-v", volume]
     if alias:
@@ -179,6 +179,25 @@ def test_tts_container_synthesizes_and_stt_container_recognizes_it(stack, tmp_pa
                                       audio_config=sdk.audio.AudioConfig(filename=str(wav)))
     recognized = recognizer.recognize_once()
     assert recognized.text == "Turn on the lights in the kitchen."
+
+
+def test_engine_slots_follow_the_container_limits_and_decoder_max_count(stack, network, billing_container):
+    billing = {"Eula": "accept", "Billing": "http://billing.sandbox:5001/", "ApiKey": TEST_KEY}
+    lid = f"{SPEECH}/language-detection:latest"
+    started = {
+        4: run_container(network, "lid-small", lid, port=5003, env=billing, limits=("--cpus", "1", "--memory", "1g")),
+        6: run_container(network, "lid-large", lid, port=5003, env=billing, limits=("--cpus", "2", "--memory", "2g")),
+        3: run_container(network, "stt-3", f"{SPEECH}/speech-to-text:5.1.0-amd64-en-us", env=dict(billing,
+                                                                                               DECODER_MAX_COUNT="3")),
+    }
+    for slots, (container, url) in started.items():
+        try:
+            wait_until(lambda: _status(url + "/emulator/engine") == 200, timeout=60, what=f"{container} listening")
+        except AssertionError:
+            raise AssertionError(logs(container)) from None
+        assert get_json(url + "/emulator/engine")[1]["slots"] == slots, logs(container)
+        assert f"Engine: {slots} slots" in logs(container)
+    assert get_json(stack["tts"][1] + "/emulator/engine")[1]["slots"] == 2
 
 
 def test_broken_version_never_becomes_ready(stack):
