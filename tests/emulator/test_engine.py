@@ -86,8 +86,8 @@ def test_at_most_slots_queries_run_and_the_rest_wait_in_turn():
 
     stats, most, order = asyncio.run(scenario())
     assert most == 2 and order == [0, 1, 2, 3, 4, 5]
-    assert stats == {"slots": 2, "active": 0, "waiting": 0, "peakActive": 2, "peakInFlight": 6, "served": 6,
-                     "timedOut": 0}
+    assert stats == {"slots": 2, "active": 0, "waiting": 0, "inFlight": 0, "connections": 0, "peakActive": 2,
+                     "peakInFlight": 6, "peakConnections": 0, "served": 6, "timedOut": 0}
 
 
 def test_a_wait_past_its_bound_fails_and_frees_nothing_it_did_not_take():

@@ -109,6 +109,7 @@ def test_tens_of_thousands_of_requests_in_one_interval_are_one_small_report_and_
     assert get_json(tts.url + "/status")[1]["apiStatus"] == "Valid"
     stats = engine_stats(tts)
     assert stats["slots"] == 2 and stats["peakActive"] == 2 and stats["served"] == LOAD_REQUESTS + 1_001, stats
+    assert 2 < stats["peakInFlight"] <= LOAD_CLIENTS and stats["peakConnections"] == 1, stats  # 8 REST clients, 1 SDK
     assert "Unknown" not in tts.process.output()
 
 
@@ -206,9 +207,10 @@ def test_two_decoders_run_two_of_six_recognitions_at_once_and_health_checks_do_n
                                                                  ("/emulator/engine", 200)]
     assert all(seconds < 1.0 for _, _, seconds, _ in health), health
     busy = health[2][3]
-    assert (busy["active"], busy["waiting"]) == (2, 4), busy
+    assert (busy["active"], busy["waiting"], busy["inFlight"], busy["connections"]) == (2, 4, 6, 6), busy
     stats = engine_stats(stt)
     assert (stats["peakActive"], stats["peakInFlight"], stats["served"], stats["timedOut"]) == (2, 6, 6, 0)
+    assert (stats["inFlight"], stats["active"]) == (0, 0)
     assert "peak concurrency 2 of 2 slots, 6 queries in flight" in stt.process.output()
 
 
@@ -250,7 +252,7 @@ def test_a_recognition_without_a_decoder_within_the_bound_is_canceled_with_the_d
     assert 1.0 <= waited < 3.5
     assert served.reason == sdk.ResultReason.RecognizedSpeech and served.text.startswith("Speech emulator heard 1.0")
     stats = engine_stats(stt)
-    assert (stats["slots"], stats["peakActive"], stats["timedOut"]) == (1, 1, 1)
+    assert (stats["slots"], stats["peakActive"], stats["timedOut"], stats["inFlight"]) == (1, 1, 1, 0)
 
 
 def test_slots_of_language_detection_and_the_engine_slots_setting(start_emulator, stub):

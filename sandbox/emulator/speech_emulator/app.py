@@ -280,13 +280,23 @@ class Emulator:
         return pcm
 
     async def take_decoder(self):
-        """A slot for a recognition turn, or the WebSocket ends as the SDK sees a full client buffer."""
+        """A slot for a recognition turn (counted as a query from now on), or the WebSocket ends as the SDK sees a
+        full client buffer."""
+        self.engine.arrive()
         try:
             await self.engine.acquire(self.decoder_wait)
         except engine.SlotTimeout:
+            self.engine.leave()
             log.warning("No decoder free within %g s (%d of %d busy): ending the session.", self.decoder_wait,
                         self.engine.active, self.engine.slots)
             raise usp.Refused(1007, BUFFER_EXCEEDED) from None
+        except BaseException:
+            self.engine.leave()
+            raise
+
+    def give_back_decoder(self):
+        self.engine.release()
+        self.engine.leave()
 
     # ----- HTTP handlers --------------------------------------------------------------------------
 
@@ -361,7 +371,11 @@ class Emulator:
         await ws.prepare(request)
         log.info("WebSocket %s from %s (connection %s)", request.path, request.remote,
                  request.headers.get("X-ConnectionId", "-"))
-        await usp.serve(ws, session_factory(ws))
+        self.engine.connected()
+        try:
+            await usp.serve(ws, session_factory(ws))
+        finally:
+            self.engine.disconnected()
         return ws
 
     @staticmethod
@@ -393,16 +407,26 @@ class Emulator:
         format_name = request.headers.get("X-Microsoft-OutputFormat")
         if not format_name:
             return web.Response(status=400, text="The X-Microsoft-OutputFormat header is required.")
+        self.engine.arrive()  # a query from here until its answer is written
         try:
-            output = OutputFormat(format_name)
-            ssml = await request.text()
-            async with self.engine:
-                body = output.encode(await self.synthesize_pcm(ssml, output.rate))
-        except AudioFormatError as error:
-            return web.Response(status=400, text=str(error))
-        except synthesis.SynthesisError as error:
-            return web.Response(status=error.status, text=str(error))
-        return web.Response(body=body, content_type=output.content_type)
+            try:
+                output = OutputFormat(format_name)
+                ssml = await request.text()
+                await self.engine.acquire()
+                try:
+                    response = web.Response(body=output.encode(await self.synthesize_pcm(ssml, output.rate)),
+                                            content_type=output.content_type)
+                finally:
+                    self.engine.release()
+            except AudioFormatError as error:
+                response = web.Response(status=400, text=str(error))
+            except synthesis.SynthesisError as error:
+                response = web.Response(status=error.status, text=str(error))
+            await response.prepare(request)
+            await response.write_eof()
+            return response
+        finally:
+            self.engine.leave()
 
     async def voices_list(self, request):
         return web.json_response([catalog.voice_entry(self.voice)])

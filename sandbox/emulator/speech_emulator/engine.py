@@ -88,19 +88,34 @@ def _positive(value, name):
 
 
 class EngineSlots:
-    """A counting semaphore that remembers the most queries it held and had waiting at once."""
+    """A counting semaphore over the container's slots that also counts, with their peaks, the queries in the
+    container (arrived and not answered yet: running or waiting for a slot) and the open WebSocket connections.
+    `async with slots:` is one query from arrival to answer; recognition turns call arrive/acquire/release/leave."""
 
     def __init__(self, slots):
         self.slots = slots
         self._free = asyncio.Semaphore(slots)
-        self.active = self.waiting = 0
-        self.peak_active = self.peak_in_flight = 0
+        self.active = self.waiting = self.in_flight = self.connections = 0
+        self.peak_active = self.peak_in_flight = self.peak_connections = 0
         self.served = self.timed_out = 0
+
+    def arrive(self):
+        self.in_flight += 1
+        self._note_peaks()
+
+    def leave(self):
+        self.in_flight -= 1
+
+    def connected(self):
+        self.connections += 1
+        self._note_peaks()
+
+    def disconnected(self):
+        self.connections -= 1
 
     async def acquire(self, timeout=None):
         """Take a slot; SlotTimeout when none is free within `timeout` seconds (None: wait as long as it takes)."""
         self.waiting += 1
-        self._note_peak()
         try:
             async with asyncio.timeout(timeout):
                 await self._free.acquire()
@@ -111,30 +126,38 @@ class EngineSlots:
             self.waiting -= 1
         self.active += 1
         self.served += 1
-        self._note_peak()
+        self._note_peaks()
 
     def release(self):
         self.active -= 1
         self._free.release()
 
     async def __aenter__(self):
-        await self.acquire()
+        self.arrive()
+        try:
+            await self.acquire()
+        except BaseException:
+            self.leave()
+            raise
         return self
 
     async def __aexit__(self, *exc_info):
         self.release()
+        self.leave()
 
-    def _note_peak(self):
-        in_flight = self.active + self.waiting
-        if self.active > self.peak_active or in_flight > self.peak_in_flight:
+    def _note_peaks(self):
+        if (self.active > self.peak_active or self.in_flight > self.peak_in_flight
+                or self.connections > self.peak_connections):
             self.peak_active = max(self.peak_active, self.active)
-            self.peak_in_flight = max(self.peak_in_flight, in_flight)
-            log.info("Engine: peak concurrency %d of %d slots, %d queries in flight at most.",
-                     self.peak_active, self.slots, self.peak_in_flight)
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            self.peak_connections = max(self.peak_connections, self.connections)
+            log.info("Engine: peak concurrency %d of %d slots, %d queries in flight, %d WebSocket connections at most.",
+                     self.peak_active, self.slots, self.peak_in_flight, self.peak_connections)
 
     def stats(self):
-        return {"slots": self.slots, "active": self.active, "waiting": self.waiting, "peakActive": self.peak_active,
-                "peakInFlight": self.peak_in_flight, "served": self.served, "timedOut": self.timed_out}
+        return {"slots": self.slots, "active": self.active, "waiting": self.waiting, "inFlight": self.in_flight,
+                "connections": self.connections, "peakActive": self.peak_active, "peakInFlight": self.peak_in_flight,
+                "peakConnections": self.peak_connections, "served": self.served, "timedOut": self.timed_out}
 
     def reset_peaks(self):
-        self.peak_active, self.peak_in_flight = self.active, self.active + self.waiting
+        self.peak_active, self.peak_in_flight, self.peak_connections = self.active, self.in_flight, self.connections

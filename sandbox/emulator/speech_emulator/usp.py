@@ -114,7 +114,7 @@ class RecognitionSession:
     def release_decoder(self):
         if self.decoder:
             self.decoder = False
-            self.service.engine.release()
+            self.service.give_back_decoder()
 
     def end(self):
         self.release_decoder()
