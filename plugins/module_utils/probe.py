@@ -310,15 +310,22 @@ class Prober(object):
 
     # --- /ready ----------------------------------------------------------------------------------
 
-    def wait_ready(self, ready_timeout, interval):
-        """Poll /ready every ``interval`` seconds until it answers 200 or ``ready_timeout`` seconds passed."""
+    def wait_ready(self, ready_timeout, interval, stop=None):
+        """Poll /ready every ``interval`` seconds until it answers 200 or ``ready_timeout`` seconds passed.
+
+        ``stop(answer)``, when given, is asked after each answer other than 200; True ends the wait early.
+        """
         start = self.clock()
         deadline = start + max(0.0, ready_timeout)
         polls = 0
+        stopped = False
         while True:
             polls += 1
             last = self.fetch("GET", READY_PATH, timeout=self._timeout_within(deadline))
             if last["status"] == 200:
+                break
+            if stop is not None and last["status"] is not None and stop(last):
+                stopped = True
                 break
             now = self.clock()
             if now >= deadline:
@@ -329,7 +336,20 @@ class Prober(object):
             "waited_seconds": round(self.clock() - start, 2),
             "polls": polls,
             "last": last,
+            "stopped": stopped,
         }
+
+    def billing_stop(self):
+        """A ``stop`` for wait_ready: one look at /status on the first answer other than 200, and True when it
+        says the billing endpoint cannot be reached. Such a container does not serve before its next billing
+        retry (minutes away), or ever again once it gave up, so waiting out the ready timeout is wasted."""
+        seen = []
+
+        def stop(dummy_answer):
+            if not seen:
+                seen.append(self.check_status(0, 1.0))
+            return seen[0]["api_status"] in RETRY_STATUSES
+        return stop
 
     # --- /status ---------------------------------------------------------------------------------
 
@@ -438,6 +458,19 @@ class Prober(object):
         if test == SMOKE_TTS:
             return self.tts_smoke(voice, save_audio=save_audio)
         return self.websocket_smoke(path)
+
+
+def reaches_billing(endpoint, opener=None, timeout=REQUEST_TIMEOUT):
+    """Whether the billing endpoint answers a GET from this host: any HTTP answer but 429 or 5xx counts (an
+    Azure endpoint answers 404 or 401 to a bare GET). Returns {endpoint, reachable, answer}."""
+    shown = safe_endpoint(endpoint)
+    try:
+        prober = Prober(endpoint, opener=opener, request_timeout=timeout)
+    except ValueError as error:
+        return {"endpoint": shown, "reachable": False, "answer": "not asked: {0}".format(excerpt(str(error), 120))}
+    reply = prober.fetch("GET", "/")
+    reachable = reply["status"] is not None and reply["status"] < 500 and reply["status"] != 429
+    return {"endpoint": shown, "reachable": reachable, "answer": describe_answer(reply)}
 
 
 def parse_status_body(result):
@@ -673,6 +706,11 @@ def status_words(status, billing_endpoint=None):
 
 
 def ready_failure_message(url, ready_timeout, ready, words):
+    if ready.get("stopped"):
+        return (
+            "{url} is not ready and its billing endpoint cannot be reached (waiting stopped after {polls} answer(s)): "
+            "{url}/ready answered {last}. /status: {words}."
+        ).format(url=url, polls=ready["polls"], last=describe_answer(ready["last"]), words=words)
     return (
         "{url} did not become ready within {timeout:g} s: expected HTTP 200 from {url}/ready, "
         "the last of {polls} answer(s) was {last}. /status: {words}."

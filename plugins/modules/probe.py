@@ -27,6 +27,8 @@ description:
     connection is closed at once.
   - With O(targets), probes several containers at once, in parallel, in one call (no smoke test); the call fails
     when one of them fails, and RV(results) holds each one's verdict.
+  - With O(billing_check=true), a container that cannot reach its billing endpoint is not waited for, and the host's
+    own way to that endpoint is tried once (RV(billing)).
   - Only reads; it never reports a change.
 version_added: "0.1.0"
 author:
@@ -133,6 +135,16 @@ options:
       - ContainerUseUnauthorized
       - Unknown
     default: [Valid]
+  billing_check:
+    description:
+      - Stop waiting for C(/ready) as soon as a container that is not ready says on C(/status) (asked once) that it cannot
+        reach its billing endpoint (C(CouldNotConnect) or C(BillingEndpointBusy)). Such a container does not become ready before its
+        next billing retry, or ever again once it gave up on billing.
+      - With O(targets) and O(billing_endpoint), when a container stopped for that reason, also send one C(GET) to
+        O(billing_endpoint) from the host the module runs on, without a proxy, and return what it answered in RV(billing).
+        Nothing more is sent while every container is ready.
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -352,6 +364,28 @@ smoke:
       returned: when RV(smoke.test) is V(websocket)
       type: bool
       sample: true
+billing:
+  description:
+    - Whether the host reaches O(billing_endpoint); null unless O(billing_check=true), O(targets) is set and a container
+      was not ready because it could not reach its billing endpoint.
+  returned: when O(targets) is set
+  type: dict
+  contains:
+    endpoint:
+      description: O(billing_endpoint) without user, password or query.
+      returned: always
+      type: str
+      sample: https://contoso-speech.cognitiveservices.azure.com/
+    reachable:
+      description: Whether it gave an HTTP answer other than 429 or 5xx.
+      returned: always
+      type: bool
+      sample: true
+    answer:
+      description: Its answer in words.
+      returned: always
+      type: str
+      sample: "HTTP 404: Resource not found"
 results:
   description:
     - One entry per item of O(targets), in their order, each with RV(url), RV(ready), RV(waited_seconds), RV(ready_answer),
@@ -388,10 +422,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.speechops.speech.plugins.module_utils.probe import (
     API_STATUSES,
+    RETRY_STATUSES,
     SMOKE_TESTS,
     SMOKE_TTS,
     Prober,
     public_answer,
+    reaches_billing,
     ready_failure_message,
     ready_timeout_for,
     skipped_smoke,
@@ -422,6 +458,7 @@ def argument_spec():
         save_audio=dict(type="path"),
         billing_endpoint=dict(type="str"),
         expect_status=dict(type="list", elements="str", choices=list(API_STATUSES), default=["Valid"]),
+        billing_check=dict(type="bool", default=False),
     )
 
 
@@ -455,7 +492,7 @@ def probe(prober, kind, params, save_audio=None):
     result = dict(url=url, ready=False, waited_seconds=0.0, ready_answer=None,
                   api_status=None, api_status_message=None, status_words=None, smoke=skipped_smoke())
 
-    ready = prober.wait_ready(ready_timeout, params["interval"])
+    ready = prober.wait_ready(ready_timeout, params["interval"], stop=prober.billing_stop() if params["billing_check"] else None)
     result.update(ready=ready["ready"], waited_seconds=ready["waited_seconds"], ready_answer=public_answer(ready["last"]))
 
     # Not ready: one look at /status still says why when billing is the cause.
@@ -487,11 +524,16 @@ def probe_targets(module, targets):
         verdicts = list(pool.map(one, targets))
     results = [dict(result, name=target["name"], kind=target["kind"], failed=failure is not None, msg=failure)
                for target, (result, failure) in zip(targets, verdicts)]
+    billing = None
+    params = module.params
+    if params["billing_check"] and params["billing_endpoint"] and [
+            entry for entry in results if not entry["ready"] and entry.get("api_status") in RETRY_STATUSES]:
+        billing = reaches_billing(params["billing_endpoint"])
     failures = ["{0}: {1}".format(entry["name"], entry["msg"]) for entry in results if entry["failed"]]
     if failures:
         module.fail_json(msg="{0} of {1} containers failed: {2}".format(len(failures), len(results), "; ".join(failures)),
-                         changed=False, results=results)
-    module.exit_json(changed=False, results=results)
+                         changed=False, results=results, billing=billing)
+    module.exit_json(changed=False, results=results, billing=billing)
 
 
 def main():

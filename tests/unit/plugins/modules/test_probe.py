@@ -430,14 +430,14 @@ def test_return_documentation_matches_the_result(container, run_module):
         returned = returned_keys(result)
         for key in ("changed", "invocation", "warnings"):
             returned.pop(key, None)
-        assert set(returned) == set(documented) - {"results"}
+        assert set(returned) == set(documented) - {"results", "billing"}
         assert set(returned["smoke"]) <= set(documented["smoke"])
     assert set(documented["smoke"]) == set(returned_keys(tts)["smoke"]) | set(returned_keys(ws)["smoke"])
     assert returned_keys(tts)["smoke"]["audio"] == documented["smoke"]["audio"]
     many = run_module({"targets": [{"name": "a", "url": container.url, "kind": "speech-to-text"}]})
     entry = returned_keys(many["results"][0])
-    assert set(returned_keys(many)) - {"changed", "invocation"} == {"results"}
-    assert set(entry) == set(documented["results"]) | set(documented) - {"results"}
+    assert set(returned_keys(many)) - {"changed", "invocation"} == {"results", "billing"}
+    assert set(entry) == set(documented["results"]) | set(documented) - {"results", "billing"}
     assert set(entry["smoke"]) == {"test", "ok", "path", "http_status", "error", "elapsed_seconds"}
 
 
@@ -472,3 +472,51 @@ def test_argument_spec_is_the_one_main_uses(monkeypatch):
 def test_kind_choices_are_the_catalog_kinds():
     assert probe.KINDS == list(probe_utils.catalog.KINDS)
     assert sorted(probe.KINDS) == sorted(probe_utils.SMOKE_TESTS) == sorted(probe_utils.READY_TIMEOUTS)
+
+
+GAVE_UP = (503, {}, {"service": "speechtotext", "ready": "notready",
+                     "message": "Billing endpoint could not be reached after 10 retries; the container no longer serves requests."})
+
+
+def test_billing_check_stops_waiting_for_a_container_that_gave_up_and_asks_the_billing_endpoint_once(
+        container, second_container, run_module, sleeps):
+    container.script(**{"/ready": [GAVE_UP], "/status": [status("CouldNotConnect", "Could not connect.", retry_after="60")]})
+    second_container.script(**{"/": [(404, {}, b"no such page")]})  # the billing endpoint answers
+    result = run_module({"targets": [{"name": "speech-stt-1", "url": container.url, "kind": "speech-to-text"}],
+                         "billing_check": True, "billing_endpoint": second_container.url + "/", "status_timeout": 0})
+    [entry] = result["results"]
+    assert (entry["ready"], entry["api_status"], entry["failed"]) == (False, "CouldNotConnect", True)
+    assert entry["waited_seconds"] == 0.0 and sleeps == []
+    assert "is not ready and its billing endpoint cannot be reached" in entry["msg"] and "10 retries" in entry["msg"]
+    assert result["billing"] == {"endpoint": second_container.url + "/", "reachable": True, "answer": "HTTP 404: no such page"}
+    assert [request[1] for request in second_container.requests] == ["/"]
+
+
+def test_billing_check_reports_an_endpoint_that_does_not_answer(container, run_module):
+    container.script(**{"/ready": [GAVE_UP], "/status": [status("CouldNotConnect", "Could not connect.")]})
+    closed = serve_container()
+    unused = next(closed)
+    url = unused.url
+    next(closed, None)  # shut down: nothing listens on that port any more
+    result = run_module({"targets": [{"name": "c", "url": container.url}], "billing_check": True,
+                         "billing_endpoint": url, "status_timeout": 0})
+    assert result["billing"]["reachable"] is False
+    assert result["billing"]["answer"].startswith("no answer (")
+
+
+def test_billing_check_sends_nothing_more_while_every_container_is_ready(container, second_container, run_module):
+    container.script(**{"/ready": [READY], "/status": [status("Valid")]})
+    result = run_module({"targets": [{"name": "c", "url": container.url}], "billing_check": True,
+                         "billing_endpoint": second_container.url, "status_timeout": 0})
+    assert result.get("failed") is not True and result["billing"] is None
+    assert second_container.requests == []
+    assert [request[1] for request in container.requests] == ["/ready", "/status"]
+
+
+def test_billing_check_keeps_waiting_for_a_container_whose_billing_is_fine(container, run_module, sleeps):
+    container.script(**{"/ready": [NOT_READY, NOT_READY, READY], "/status": [status("Valid")]})
+    result = run_module({"url": container.url, "kind": "speech-to-text", "billing_check": True, "interval": 2})
+    assert result.get("failed") is not True, result.get("msg")
+    assert result["ready"] is True and sleeps == [2.0, 2.0]
+    # /status once when /ready first said no, once after it said yes
+    assert [request[1] for request in container.requests] == ["/ready", "/status", "/ready", "/ready", "/status"]
