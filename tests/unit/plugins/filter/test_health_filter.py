@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.speechops.speech.plugins.filter.health import FilterModule, speech_health_records
+from ansible_collections.speechops.speech.plugins.filter.health import FilterModule, speech_heal_decisions, speech_health_records
 
 FILTER_DIR = Path(__file__).resolve().parents[4] / "plugins" / "filter"
 SMOKE_NONE = {"test": "none", "ok": None}
@@ -49,3 +49,67 @@ def test_expect_status_decides_and_the_order_is_kept():
 def test_bad_input_is_refused(verdicts):
     with pytest.raises(AnsibleFilterError, match="speech_health_records"):
         speech_health_records(verdicts, "h", ["Valid"])
+
+
+GAVE_UP = {"ready": False, "api_status": "CouldNotConnect", "status_words": "the container cannot reach the Billing endpoint",
+           "ready_answer": {"status": 503, "body": '{"ready": "notready", "message": "gave up after 10 retries"}', "error": None}}
+REACHABLE = {"endpoint": "http://billing:5001/", "reachable": True, "answer": "HTTP 404: not found"}
+UNREACHABLE = {"endpoint": "http://billing:5001/", "reachable": False, "answer": "no answer (timed out)"}
+
+
+def test_a_ready_container_needs_no_decision():
+    assert speech_heal_decisions([[{"name": "c"}, dict(VALID, ready=True)]], "h", REACHABLE) == []
+
+
+def test_a_container_that_gave_up_on_billing_is_restarted_once_the_host_reaches_the_endpoint_again():
+    [decision] = speech_heal_decisions([[{"name": "speech-stt-1"}, GAVE_UP]], "h1", REACHABLE)
+    assert (decision["key"], decision["heal"], decision["healthy"], decision["api_status"]) == \
+        ("h1/speech-stt-1", True, False, "CouldNotConnect")
+    assert decision["reason"].startswith("stopped serving: it could not reach its billing endpoint (/ready answered HTTP 503: ")
+    assert "gave up after 10 retries" in decision["reason"]
+    assert decision["reason"].endswith("http://billing:5001/ answers this host again (HTTP 404: not found)")
+    assert decision["line"] == "h1: speech-stt-1: " + decision["reason"]
+
+
+@pytest.mark.parametrize("billing, why", [
+    (UNREACHABLE, "http://billing:5001/ still does not answer this host (no answer (timed out))"),
+    (None, "the billing endpoint could not be checked from this host"),
+])
+def test_a_container_that_gave_up_on_billing_is_left_while_the_endpoint_does_not_answer(billing, why):
+    [decision] = speech_heal_decisions([[{"name": "c"}, dict(GAVE_UP, api_status="BillingEndpointBusy")]], "h", billing)
+    assert decision["heal"] is False
+    assert why in decision["reason"] and "a later run restarts it once the endpoint answers" in decision["reason"]
+    assert decision["line"].startswith("h: c: not restarted: it stopped serving because it cannot reach its billing endpoint")
+
+
+def test_a_key_problem_is_not_restarted():
+    verdict = dict(GAVE_UP, api_status="Invalid", status_words="the ApiKey is not valid")
+    [decision] = speech_heal_decisions([[{"name": "c"}, verdict]], "h", REACHABLE)
+    assert decision["heal"] is False and decision["reason"].endswith("/status: the ApiKey is not valid")
+    assert "a restart does not fix that" in decision["reason"]
+
+
+@pytest.mark.parametrize("answer, words", [
+    ({"status": None, "body": None, "error": "[Errno 111] Connection refused"}, "no answer ([Errno 111] Connection refused)"),
+    ({"status": 503, "body": None, "error": None}, "HTTP 503"),
+])
+def test_a_container_that_does_not_answer_ready_for_another_reason_is_restarted(answer, words):
+    verdict = {"ready": False, "api_status": None, "ready_answer": answer}
+    [decision] = speech_heal_decisions([[{"name": "c"}, verdict]], "h", None)
+    assert (decision["heal"], decision["reason"]) == (True, "stopped serving: /ready answered " + words)
+
+
+def test_containers_not_running_are_restarted_after_the_probed_ones():
+    decisions = speech_heal_decisions([[{"name": "a"}, GAVE_UP]], "h", REACHABLE, not_running=["b"])
+    assert [(d["container"], d["heal"]) for d in decisions] == [("a", True), ("b", True)]
+    assert decisions[1]["reason"] == "stopped serving: the container was not running"
+
+
+@pytest.mark.parametrize("verdicts, billing, message", [
+    ("x", None, "input must be a list"),
+    ([[{"name": "c"}]], None, "item 0 is not a"),
+    ([], "reachable", "billing must be"),
+])
+def test_heal_decisions_reject_bad_input(verdicts, billing, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        speech_heal_decisions(verdicts, "h", billing)
