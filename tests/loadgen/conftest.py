@@ -1,4 +1,4 @@
-"""Fixtures for the load generator tests: emulator and billing stub processes on 127.0.0.1 (tests/emulator helpers)."""
+"""Fixtures for the SDK load tests: emulator and billing stub processes on 127.0.0.1 (tests/emulator helpers)."""
 import os
 import sys
 
@@ -8,7 +8,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "emulator"))
 
-import loadgen  # noqa: E402
+import sdk_load  # noqa: E402
 from emulator_support import TEST_KEY, Emulator, Process, _answers, _env, free_port, http, wait_until  # noqa: E402
 
 
@@ -59,9 +59,9 @@ def stt(start_emulator):
 @pytest.fixture(scope="session")
 def audio_file(tts, tmp_path_factory):
     """A WAV of a catalog phrase, as the TTS emulator speaks it (16 kHz 16-bit mono)."""
-    status, _headers, body = http("POST", tts.url + loadgen.TTS_PATH,
-                                  loadgen.ssml("en-US-AriaNeural", "Turn on the lights in the kitchen.").encode(),
-                                  {"Content-Type": "application/ssml+xml", "X-Microsoft-OutputFormat": loadgen.TTS_FORMAT})
+    status, _headers, body = http("POST", tts.url + sdk_load.TTS_PATH,
+                                  sdk_load.ssml("en-US-AriaNeural", "Turn on the lights in the kitchen.").encode(),
+                                  {"Content-Type": "application/ssml+xml", "X-Microsoft-OutputFormat": sdk_load.TTS_FORMAT})
     assert status == 200, body
     path = tmp_path_factory.mktemp("audio") / "kitchen.wav"
     path.write_bytes(body)
