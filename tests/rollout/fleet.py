@@ -88,6 +88,13 @@ class Fleet:
                 states[(cells[0], cells[1])] = cells[17]
         return states
 
+    def set_servers(self, servers, state):
+        """Set (backend, server) pairs to `state` (ready, drain, maint) on the load balancer's runtime API."""
+        commands = "; ".join(f"set server {backend}/{server} state {state}" for backend, server in servers) + "\n"
+        script = ("import socket,sys\ns=socket.socket(socket.AF_UNIX);s.connect('/run/haproxy/admin.sock');"
+                  f"s.sendall({commands.encode()!r});s.shutdown(socket.SHUT_WR)\nwhile s.recv(65536): pass")
+        on_host(self.lb, "python3", "-c", script)
+
     def all_up(self):
         return {server: status for server, status in self.servers().items() if status != "UP"} == {}
 
