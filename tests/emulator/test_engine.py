@@ -109,7 +109,7 @@ def test_a_wait_past_its_bound_fails_and_frees_nothing_it_did_not_take():
 def test_usage_is_one_record_per_meter_however_many_queries():
     client = billing_client.BillingClient("http://billing.test/", "k", "neural-text-to-speech", "4.1.0", "c1",
                                           interval=60, retries=10)
-    for _ in range(50_000):
+    for _record in range(50_000):
         client.record("Characters", 24)
     client.record("AudioSeconds", 1.25)
     client.record("AudioSeconds", 0.5)

@@ -187,8 +187,7 @@ def test_engine_slots_follow_the_container_limits_and_decoder_max_count(stack, n
     started = {
         4: run_container(network, "lid-small", lid, port=5003, env=billing, limits=("--cpus", "1", "--memory", "1g")),
         6: run_container(network, "lid-large", lid, port=5003, env=billing, limits=("--cpus", "2", "--memory", "2g")),
-        3: run_container(network, "stt-3", f"{SPEECH}/speech-to-text:5.1.0-amd64-en-us", env=dict(billing,
-                                                                                               DECODER_MAX_COUNT="3")),
+        3: run_container(network, "stt-3", f"{SPEECH}/speech-to-text:5.1.0-amd64-en-us", env=dict(billing, DECODER_MAX_COUNT="3")),
     }
     for slots, (container, url) in started.items():
         try:

@@ -68,7 +68,7 @@ async def closed_loop(url, requests, clients):
 
     started = time.monotonic()
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        await asyncio.gather(*(client(session) for _ in range(clients)))
+        await asyncio.gather(*(client(session) for _client in range(clients)))
     return ok[0], failures, time.monotonic() - started
 
 
@@ -81,8 +81,8 @@ def sdk_synthesis(tts):
         del synthesizer
 
 
-def test_tens_of_thousands_of_requests_in_one_interval_are_one_small_report_and_never_refused(start_emulator,
-                                                                                             start_stub):
+def test_tens_of_thousands_of_requests_in_one_interval_are_one_small_report_and_never_refused(
+        start_emulator, start_stub):
     stub = start_stub()
     tts = start_tts(start_emulator, stub, INTERVAL)
     ok, failures, seconds = asyncio.run(closed_loop(tts.url, LOAD_REQUESTS, LOAD_CLIENTS))
@@ -102,7 +102,7 @@ def test_tens_of_thousands_of_requests_in_one_interval_are_one_small_report_and_
     state = reports(stub)
     assert state["refused"] == 0 and 0 < state["maxBytes"] < 2_000, state
 
-    ok_after, failures_after, _ = asyncio.run(closed_loop(tts.url, 1_000, LOAD_CLIENTS))
+    ok_after, failures_after, _seconds = asyncio.run(closed_loop(tts.url, 1_000, LOAD_CLIENTS))
     assert (ok_after, failures_after) == (1_000, {})
     result = sdk_synthesis(tts)
     assert result.reason == sdk.ResultReason.SynthesizingAudioCompleted, result.cancellation_details.error_details
@@ -121,7 +121,7 @@ def test_refused_reports_keep_the_key_valid_and_serving_then_invalid_still_stops
     stub = start_stub()
     tts = start_tts(start_emulator, stub, 0.5)
     stub.call("/usage/refuse", {"status": 413})
-    assert [synthesize(tts) for _ in range(4)] == [200] * 4
+    assert [synthesize(tts) for _attempt in range(4)] == [200] * 4
     wait_until(lambda: reports(stub)["refused"] >= 1, timeout=5, what="a refused report")
     stub.call("/usage/refuse", {"status": 0})
     wait_until(lambda: stub.call("/usage", {"key": TEST_KEY})["counts"].get("Characters") == 4, timeout=5,
@@ -130,7 +130,7 @@ def test_refused_reports_keep_the_key_valid_and_serving_then_invalid_still_stops
     stub.call("/usage/refuse", {"status": 400})
     wait_until(lambda: "dropping their usage" in tts.process.output(), timeout=10, what="refused usage dropped")
     assert reports(stub)["refused"] >= 3
-    assert [synthesize(tts) for _ in range(3)] == [200] * 3
+    assert [synthesize(tts) for _attempt in range(3)] == [200] * 3
     status, body = get_json(tts.url + "/status")
     assert (status, body["apiStatus"]) == (200, "Valid") and tts.ready()
     output = tts.process.output()
@@ -188,7 +188,7 @@ def test_two_decoders_run_two_of_six_recognitions_at_once_and_health_checks_do_n
     events, health = [], []
 
     async def scenario():
-        sessions = [asyncio.create_task(usp_turn(stt.url, 1.0, events)) for _ in range(6)]
+        sessions = [asyncio.create_task(usp_turn(stt.url, 1.0, events)) for _session in range(6)]
         await asyncio.sleep(0.5)
         async with aiohttp.ClientSession() as session:
             for path in ("/ready", "/status", "/emulator/engine"):
@@ -199,13 +199,13 @@ def test_two_decoders_run_two_of_six_recognitions_at_once_and_health_checks_do_n
 
     asyncio.run(scenario())
     assert len(events) == 6
-    overlaps = [sum(1 for start, end in events if start <= moment < end) for moment, _ in events]
+    overlaps = [sum(1 for start, end in events if start <= moment < end) for moment, _end in events]
     assert max(overlaps) == 2, events
-    waited = sorted(start for start, _ in events)
+    waited = sorted(start for start, _end in events)
     assert waited[-1] - waited[0] >= 1.8  # the last pair started after the first two pairs were done
-    assert [(path, status) for path, status, _, _ in health] == [("/ready", 200), ("/status", 200),
-                                                                 ("/emulator/engine", 200)]
-    assert all(seconds < 1.0 for _, _, seconds, _ in health), health
+    assert [(path, status) for path, status, _seconds, _body in health] == [
+        ("/ready", 200), ("/status", 200), ("/emulator/engine", 200)]
+    assert all(seconds < 1.0 for _path, _status, seconds, _body in health), health
     busy = health[2][3]
     assert (busy["active"], busy["waiting"], busy["inFlight"], busy["connections"]) == (2, 4, 6, 6), busy
     stats = engine_stats(stt)
@@ -222,8 +222,8 @@ def tone_wav(path, seconds=1.0, rate=16000):
     return str(path)
 
 
-def test_a_recognition_without_a_decoder_within_the_bound_is_canceled_with_the_documented_error(start_emulator, stub,
-                                                                                               tmp_path):
+def test_a_recognition_without_a_decoder_within_the_bound_is_canceled_with_the_documented_error(
+        start_emulator, stub, tmp_path):
     stt = start_emulator("speech-to-text", *billing(stub, 5), "Emulator:DecoderWaitSeconds=1", locale="en-US",
                          env={"DECODER_MAX_COUNT": "1"})
     wav = tone_wav(tmp_path / "tone.wav")
