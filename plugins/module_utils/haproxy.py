@@ -26,20 +26,36 @@ class RuntimeApiError(Exception):
     pass
 
 
+# haproxy.cfg.j2 gives a text to speech service a second backend <service>_ws for WebSocket upgrades, whose
+# servers track <service>/<container> (its health, drain and maintenance apply to them).
+WEBSOCKET_BACKEND_SUFFIX = "_ws"
+
+
 def parse_stat(text):
-    """`show stat` CSV -> {(backend, server): {status, sessions, weight, check}} for real servers only."""
+    """`show stat` CSV -> {(backend, server): {status, sessions, weight, check, websocket}} for real servers only.
+
+    A server in a service's WebSocket backend is not listed on its own: its sessions are added to those of the
+    server it tracks, whose `websocket` is then True (a drain waits for both and shuts both down)."""
     text = text.lstrip("# ")
-    servers = {}
+    servers, websocket_sessions = {}, {}
     for row in csv.DictReader(text.splitlines()):
         name = row.get("svname")
         if not name or name in ("FRONTEND", "BACKEND"):
+            continue
+        if row["pxname"].endswith(WEBSOCKET_BACKEND_SUFFIX):
+            websocket_sessions[(row["pxname"][:-len(WEBSOCKET_BACKEND_SUFFIX)], name)] = int(row.get("scur") or 0)
             continue
         servers[(row["pxname"], name)] = {
             "status": row.get("status") or "",
             "sessions": int(row.get("scur") or 0),
             "weight": int(row.get("weight") or 0),
             "check": (row.get("check_status") or "").lstrip("* "),  # "* L7OK": a check is running
+            "websocket": False,
         }
+    for key, sessions in websocket_sessions.items():
+        if key in servers:
+            servers[key]["sessions"] += sessions
+            servers[key]["websocket"] = True
     return servers
 
 
@@ -126,5 +142,9 @@ class RuntimeApi:
     def set_state(self, server, admin, current=READY):
         self.command(state_command(server, admin, current))
 
-    def shutdown_sessions(self, server):
+    def shutdown_sessions(self, server, websocket=False):
+        """Shut down the server's sessions, and with websocket those of its twin in <backend>_ws."""
         self.command("shutdown sessions server %s" % server_ref(server))
+        if websocket:
+            twin = dict(server, backend=server["backend"] + WEBSOCKET_BACKEND_SUFFIX)
+            self.command("shutdown sessions server %s" % server_ref(twin))

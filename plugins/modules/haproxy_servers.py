@@ -249,8 +249,9 @@ def apply_drained(servers, server_set, timeout):
         api.set_state(server, haproxy.MAINT)
         result = server_set.result(server)
         if server in still_busy:
-            result["cut_sessions"] = server_set.stat[server_set._key(server)]["sessions"]
-            api.shutdown_sessions(server)
+            entry = server_set.stat[server_set._key(server)]
+            result["cut_sessions"] = entry["sessions"]
+            api.shutdown_sessions(server, websocket=entry["websocket"])
             result["reason"] = "%d session(s) still open after the %d s drain timeout were shut down" % (result["cut_sessions"], timeout)
         else:
             result["reason"] = "drained in %.1f s" % (time.time() - started)

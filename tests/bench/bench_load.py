@@ -184,7 +184,8 @@ def lb_container(url, explicit=None):
 
 
 def lb_stats(container, backend, socket_path=LB_SOCKET):
-    """{server: row of HAProxy's `show stat`} of one backend's servers, from its runtime API; None when unreadable."""
+    """{backend/server: row of HAProxy's `show stat`} of a service's servers (its backend, and for text to speech its
+    WebSocket backend <service>_ws), from its runtime API; None when unreadable."""
     if not container:
         return None
     shown = subprocess.run(["docker", "exec", container, "python3", "-c", SHOW_STAT, socket_path],
@@ -192,7 +193,8 @@ def lb_stats(container, backend, socket_path=LB_SOCKET):
     if shown.returncode != 0:
         return None
     rows = csv.DictReader(io.StringIO(shown.stdout.lstrip("# ")))
-    return {row["svname"]: row for row in rows if row["pxname"] == backend and row["svname"] not in ("FRONTEND", "BACKEND")}
+    return {"%s/%s" % (row["pxname"], row["svname"]): row for row in rows
+            if row["pxname"] in (backend, backend + "_ws") and row["svname"] not in ("FRONTEND", "BACKEND")}
 
 
 def container_5xx(before, after):

@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parents[3]
 ROLE = REPO / "roles" / "loadbalancer"
 ANSIBLE = Path(sys.executable).parent / "ansible"
 HOLD = 0.1  # seconds each backend takes per request
+TTS_WEBSOCKET_PATH = "/cognitiveservices/websocket/v1"  # the Speech SDK synthesizer's
 GIB = 1024
 
 
@@ -310,9 +311,15 @@ class WebSocketBackend:
                 self.busy -= 1
             return socket_
 
+        async def synthesis(_request):
+            await asyncio.sleep(HOLD)
+            return web.Response(body=b"RIFF")
+
         app = web.Application()
         app.router.add_get("/ready", ready)
         app.router.add_get("/speech/recognition/conversation/cognitiveservices/v1", session)
+        app.router.add_get(TTS_WEBSOCKET_PATH, session)
+        app.router.add_post("/cognitiveservices/v1", synthesis)
         self.runner = web.AppRunner(app)
         self.loop.run_until_complete(self.runner.setup())
         self.port = free_port()
@@ -327,12 +334,12 @@ class WebSocketBackend:
         self.loop.close()
 
 
-def open_websocket(port):
-    """A socket that has sent a WebSocket upgrade for the speech-to-text path through the load balancer."""
+def open_websocket(port, path="/speech/recognition/conversation/cognitiveservices/v1"):
+    """A socket that has sent a WebSocket upgrade (by default for the speech-to-text path) through the load balancer."""
     client = socket.create_connection(("127.0.0.1", port), timeout=5)
-    client.sendall(("GET /speech/recognition/conversation/cognitiveservices/v1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    client.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                    "Sec-WebSocket-Key: %s\r\n\r\n" % base64.b64encode(os.urandom(16)).decode()).encode())
+                    "Sec-WebSocket-Key: %s\r\n\r\n" % (path, base64.b64encode(os.urandom(16)).decode())).encode())
     return client
 
 
@@ -370,6 +377,68 @@ def test_a_websocket_holds_its_slot_for_its_whole_life_and_the_next_waits_in_the
             assert status_line(second, 5) == "HTTP/1.1 101 Switching Protocols"
             assert backend.peak == 1
             assert stat_rows(api)[("stt", "speech-stt-1")]["status"] == "UP"
+    finally:
+        for client in sockets:
+            client.close()
+        backend.stop()
+
+
+def post_ssml(port):
+    """(status, seconds) of one synthesis over REST through the load balancer."""
+    started = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("POST", "/cognitiveservices/v1", body=b"<speak/>", headers={"Connection": "close"})
+        response = connection.getresponse()
+        response.read()
+        return response.status, time.monotonic() - started
+    finally:
+        connection.close()
+
+
+def test_idle_synthesizer_websockets_take_no_slot_and_follow_their_server_through_a_drain(tmp_path):
+    """Text to speech: SDK synthesizers keep a WebSocket open between syntheses. Six of them on a container of
+    concurrency 2 all connect at once and REST syntheses are still served without waiting in the queue; draining
+    the server stops new WebSockets too, counts their sessions, and a drain timeout shuts them down."""
+    backend = WebSocketBackend()
+    sockets = []
+    try:
+        plan = build_plan([{"name": "tts", "kind": "neural-text-to-speech", "voice": "en-us-arianeural", "replicas": 1}],
+                          {"h1": {"vcpus_usable": 16, "memory_usable_mb": 32 * GIB, "avx2": True, "address": "127.0.0.1"}})
+        services = plan["services"]
+        services["tts"]["backends"][0]["port"] = backend.port
+        services["tts"]["lb_port"] = port = free_port()
+        concurrency = services["tts"]["concurrency"]
+        server = {"backend": "tts", "server": services["tts"]["backends"][0]["container"]}
+        text = render(tmp_path, services, loadbalancer_check_inter="100ms").read_text()
+        assert "\nbackend tts_ws\n" in text and "track tts/%s" % server["server"] in text
+        api = haproxy.RuntimeApi(str(tmp_path / "admin.sock"))
+        with running_haproxy(tmp_path / "haproxy.cfg"):
+            wait_until_up(api, [("tts", server["server"])])
+            for _synthesizer in range(3 * concurrency):
+                sockets.append(open_websocket(port, TTS_WEBSOCKET_PATH))
+            assert [status_line(client, 5) for client in sockets] == ["HTTP/1.1 101 Switching Protocols"] * len(sockets)
+            assert backend.peak == 3 * concurrency
+            statuses = [post_ssml(port) for _synthesis in range(3)]
+            assert [status for status, _seconds in statuses] == [200] * 3
+            assert all(seconds < 10 * HOLD for _status, seconds in statuses), statuses  # no wait in the queue
+            entry = api.stat()[("tts", server["server"])]
+            assert (entry["sessions"], entry["websocket"]) == (3 * concurrency, True)
+
+            api.set_state(server, haproxy.DRAINED)
+            rows = stat_rows(api)
+            assert rows[("tts_ws", server["server"])]["status"].startswith("DRAIN"), rows[("tts_ws", server["server"])]
+            late = open_websocket(port, TTS_WEBSOCKET_PATH)
+            sockets.append(late)
+            assert status_line(late, 5) == "HTTP/1.1 503 Service Unavailable"
+            api.shutdown_sessions(server, websocket=True)
+            deadline = time.monotonic() + 5
+            while api.stat()[("tts", server["server"])]["sessions"] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert api.stat()[("tts", server["server"])]["sessions"] == 0
+
+            api.set_state(server, haproxy.MAINT)
+            assert stat_rows(api)[("tts_ws", server["server"])]["status"].startswith("MAINT")
     finally:
         for client in sockets:
             client.close()

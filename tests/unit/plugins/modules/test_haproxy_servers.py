@@ -277,10 +277,15 @@ def test_parse_stat_keeps_servers_only():
             "fe_svc,FRONTEND,3,,OPEN,,\n"
             "svc,speech-svc-1,2,1,UP,L7OK,\n"
             "svc,speech-svc-2,0,1,MAINT,,\n"
-            "svc,BACKEND,2,2,UP,,\n")
+            "svc,BACKEND,2,2,UP,,\n"
+            "tts,speech-tts-1,1,1,DRAIN,L7OK,\n"
+            "tts_ws,speech-tts-1,4,1,DRAIN,,\n"
+            "tts_ws,BACKEND,4,1,UP,,\n")
     assert haproxy.parse_stat(text) == {
-        ("svc", "speech-svc-1"): {"status": "UP", "sessions": 2, "weight": 1, "check": "L7OK"},
-        ("svc", "speech-svc-2"): {"status": "MAINT", "sessions": 0, "weight": 1, "check": ""},
+        ("svc", "speech-svc-1"): {"status": "UP", "sessions": 2, "weight": 1, "check": "L7OK", "websocket": False},
+        ("svc", "speech-svc-2"): {"status": "MAINT", "sessions": 0, "weight": 1, "check": "", "websocket": False},
+        # a text to speech server's WebSocket twin (tracking it) is folded into it: its sessions count too
+        ("tts", "speech-tts-1"): {"status": "DRAIN", "sessions": 5, "weight": 1, "check": "L7OK", "websocket": True},
     }
     assert haproxy.state_command({"backend": "svc", "server": "speech-svc-1"}, haproxy.DRAINED) == \
         "set server svc/speech-svc-1 state drain"
