@@ -20,11 +20,12 @@ TEST_SANDBOX := SANDBOX_PREFIX=speechops-test SANDBOX_SUBNET=172.31.214.0/24 \
                 SANDBOX_BILLING=http://172.31.214.3:5001/
 
 .PHONY: help setup demo test lint yamllint ansible-lint changelog-lint sanity unit docs integration molecule \
-        sandbox-up sandbox-down sandbox-status sandbox-clean clean
+        sandbox-up sandbox-down sandbox-status sandbox-clean clean bench-load
 
 help:
 	@echo "make demo    - build the local sandbox fleet and run site.yml on it"
 	@echo "make test    - lint, sanity, unit tests and Molecule scenarios on a test sandbox"
+	@echo "make bench-load - the real Speech SDK at 0.5, 1, 2 and 4x each service's capacity on the demo fleet"
 	@echo "make setup | sandbox-up | sandbox-down | sandbox-status | sandbox-clean | lint | sanity | unit | docs | integration | molecule"
 
 setup: $(VENV)/.installed
@@ -52,6 +53,11 @@ demo: sandbox-up
 	python3 sandbox/speak.py $(SANDBOX_STATE)/artifacts $(SANDBOX_STATE)/demo
 
 test: lint sanity unit integration
+
+# After `make demo`: closed-loop Speech SDK and REST clients through the demo's load balancers (docs/performance.md).
+# BENCH_ARGS passes options, e.g. BENCH_ARGS="--levels 1 --seconds 300".
+bench-load: setup
+	python tests/bench/bench_load.py $(BENCH_ARGS)
 
 lint: yamllint ansible-lint changelog-lint
 
