@@ -99,7 +99,7 @@ def test_t1_an_image_that_does_not_exist_stops_before_any_host_changes(fleet, lo
                          '"locale": "en-US", "replicas": 2, "cpus": 0.25, "memory_mb": 256}, {"name": "tts-aria", '
                          '"kind": "neural-text-to-speech", "version": "4.0.0", "voice": "en-US-AriaNeural", "replicas": 2, '
                          '"cpus": 0.25, "memory_mb": 256}, {"name": "lid", "kind": "language-detection", "version": "1.17.0", '
-                         '"replicas": 1, "cpus": 0.25, "memory_mb": 256}]}')
+                         '"replicas": 2, "cpus": 0.25, "memory_mb": 256}]}')
     assert run.rc != 0
     assert "9.9.9" in run.output and "Pull" in run.output, run.tail()
     assert {host: fleet.containers(host) for host in fleet.hosts} == before
