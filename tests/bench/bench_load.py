@@ -78,10 +78,13 @@ def clients_for(level, capacity):
     return max(1, int(round(level * capacity)))
 
 
-def verdict(level, entry, from_containers=None):
+def verdict(level, entry, from_containers=None, marked_down=None):
     """Why this run fails the benchmark, or None. from_containers: 5xx the containers gave (the LB's counters);
-    the SDK reports any 503 on its WebSocket upgrade alike, so only those tell a container's 503 from the LB's."""
+    the SDK reports any 503 on its WebSocket upgrade alike, so only those tell a container's 503 from the LB's.
+    marked_down: how often a health check took a server out (UP to DOWN) during the run; at any level a fault."""
     failed = entry["failed"]
+    if marked_down:
+        return "a server was marked DOWN %d time(s) under load at %.1fx (health checks failed)" % (marked_down, level)
     if level <= 2.0 and failed:
         return "%d failed request(s) at %.1fx: %s" % (failed, level, entry["failed_by_reason"])
     others = {reason: count for reason, count in entry["failed_by_reason"].items() if reason != "lb_503"}
@@ -105,14 +108,15 @@ def _num(value):
 
 def markdown(rows):
     lines = ["| Service | Kind | Level | Clients | Seconds | Requests | Failed | lb_503 | Other failures "
-             "| 5xx by containers | p50 ms | p99 ms | max ms | req/s |", "|---" * 14 + "|"]
+             "| 5xx by containers | marked DOWN | p50 ms | p99 ms | max ms | req/s |", "|---" * 15 + "|"]
     for row in rows:
         entry = row["report"]
         others = ", ".join("%s %d" % item for item in entry["failed_by_reason"].items() if item[0] != "lb_503") or "-"
-        lines.append("| %s | %s | %.1fx | %d | %.0f | %d | %d | %d | %s | %s | %s | %s | %s | %s |" % (
+        lines.append("| %s | %s | %.1fx | %d | %.0f | %d | %d | %d | %s | %s | %s | %s | %s | %s | %s |" % (
             row["service"], row["kind"], row["level"], row["clients"], entry["seconds"], entry["ok"] + entry["failed"],
             entry["failed"], entry["failed_by_reason"].get("lb_503", 0), others,
-            "-" if row.get("container_5xx") is None else row["container_5xx"], _num(entry["p50_ms"]),
+            "-" if row.get("container_5xx") is None else row["container_5xx"],
+            "-" if row.get("marked_down") is None else row["marked_down"], _num(entry["p50_ms"]),
             _num(entry["p99_ms"]), _num(entry["max_ms"]), _num(entry["rps"])))
     return "\n".join(lines)
 
@@ -197,6 +201,14 @@ def lb_stats(container, backend, socket_path=LB_SOCKET):
             if row["pxname"] in (backend, backend + "_ws") and row["svname"] not in ("FRONTEND", "BACKEND")}
 
 
+def marked_down(before, after):
+    """Times a server went from UP to DOWN on failed health checks between two lb_stats (HAProxy's chkdown)."""
+    if before is None or after is None:
+        return None
+    return sum(int(row["chkdown"] or 0) - int(before.get(name, {}).get("chkdown") or 0) for name, row in after.items()
+               if not name.split("/")[0].endswith("_ws"))  # a _ws server tracks its twin and counts its transitions too
+
+
 def container_5xx(before, after):
     """5xx answers the containers themselves gave between two lb_stats (the LB's own 503s are not counted)."""
     if before is None or after is None:
@@ -279,11 +291,12 @@ def main(argv=None):
                     load = SdkLoad([workload(name, service, kind, clients, audio, voice)]).start()
                     time.sleep(seconds)
                     report = load.stop()
+                    after = lb_stats(container, name)
                     entry = report["workloads"][name]
                     row = {"service": name, "kind": kind, "level": level, "clients": clients, "capacity": capacity,
                            "capacity_source": source, "report": entry, "failures": report["failures"][:20],
                            "stuck_clients": report["stuck_clients"],
-                           "container_5xx": container_5xx(before, lb_stats(container, name))}
+                           "container_5xx": container_5xx(before, after), "marked_down": marked_down(before, after)}
                     rows.append(row)
                     print(line(row), flush=True)
                     if args.json:  # after every run: a crash keeps what was measured
@@ -291,7 +304,7 @@ def main(argv=None):
                     if row["container_5xx"]:
                         print("#   the containers answered %d 5xx themselves (in the LB's counters)" % row["container_5xx"],
                               flush=True)
-                    problem = verdict(level, entry, row["container_5xx"])
+                    problem = verdict(level, entry, row["container_5xx"], row["marked_down"])
                     if problem:
                         problems.append("%s %s: %s" % (name, kind, problem))
                         print("#   %s; first: %s" % (problem, report["failures"][:1]), flush=True)

@@ -294,11 +294,22 @@ def test_bench_verdict_no_failure_up_to_2x_and_only_the_lbs_503_above(bench):
     assert bench.verdict(4.0, _entry({"lb_503": 30}), from_containers=0) is None
     assert "other than lb_503" in bench.verdict(4.0, _entry({"lb_503": 30, "timeout": 1}))
     assert "from the containers" in bench.verdict(4.0, _entry({"lb_503": 30}), from_containers=30)
+    assert bench.verdict(4.0, _entry({"lb_503": 30}), from_containers=0, marked_down=0) is None
+    assert "marked DOWN 1 time(s) under load at 1.0x" in bench.verdict(1.0, _entry({}), marked_down=1)
+
+
+def test_bench_counts_servers_marked_down_in_the_service_backend_only(bench):
+    before = {"tts/a": {"chkdown": "0", "hrsp_5xx": "1"}, "tts_ws/a": {"chkdown": "0", "hrsp_5xx": "0"}}
+    after = {"tts/a": {"chkdown": "2", "hrsp_5xx": "4"}, "tts_ws/a": {"chkdown": "2", "hrsp_5xx": "1"},
+             "tts/b": {"chkdown": "", "hrsp_5xx": ""}}
+    assert bench.marked_down(before, after) == 2
+    assert bench.container_5xx(before, after) == 4
+    assert bench.marked_down(None, after) is None
 
 
 def test_bench_line_format(bench):
     row = {"service": "tts-aria", "kind": "tts_rest", "level": 2.0, "clients": 8, "report": _entry({"lb_503": 2}, ok=98)}
     assert bench.line(row) == ("load service=tts-aria kind=tts_rest level=2.0 clients=8 requests=100 failed=2 lb_503=2 "
                                "p50_ms=12.3 p99_ms=45.6 rps=7.2")
-    table = bench.markdown([dict(row, container_5xx=0)])
-    assert table.splitlines()[2].startswith("| tts-aria | tts_rest | 2.0x | 8 | 60 | 100 | 2 | 2 | - | 0 |")
+    table = bench.markdown([dict(row, container_5xx=0, marked_down=0)])
+    assert table.splitlines()[2].startswith("| tts-aria | tts_rest | 2.0x | 8 | 60 | 100 | 2 | 2 | - | 0 | 0 |")
