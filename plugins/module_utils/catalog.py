@@ -7,6 +7,8 @@
 Pure data and pure functions; stdlib only; Python 3.8+; no Ansible imports.
 Every fact carries a source ID: A* = current Microsoft Learn pages (azure-ai-docs), D* = older azure-docs
 pages, H* = Helm charts (H1 microsoft/cognitive-services-speech-onpremise), C1 = Microsoft's batch kit.
+docs/container-contract.md lists every source ID with its public page and states the facts in words; a
+number in parentheses, such as (1.2), is a section of that page.
 """
 
 from __future__ import absolute_import, division, print_function

@@ -8,7 +8,9 @@ Pure and deterministic: no host access, no randomness, no dependence on input or
 importable on Python 3.8. The filter plugin speechops.speech.plan is a thin wrapper around
 build_plan().
 
-Algorithm (fleet-anchors.md section 4, with the deviations noted where they are made):
+Algorithm (as fleet schedulers place replicas: a service's replicas spread over hosts and fault domains
+first, then the spread or binpack strategy chooses among the equals; each choice of our own is
+explained where it is made):
 1. pinned replicas take their hosts first, even a host too small or without AVX2: a pin is the
    operator's explicit choice, the plan marks such a host overcommitted and preflight rejects it;
 2. current placements (read back from container labels) are kept while they still fit, so adding a

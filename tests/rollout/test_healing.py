@@ -1,4 +1,4 @@
-"""Self-healing (issue 16): site.yml restarts the containers that stopped serving for good once the cause is gone.
+"""Self-healing: site.yml restarts the containers that stopped serving for good once the cause is gone.
 
 Runs first in the Molecule `rollout` scenario's verify step (before test_rollout.py), on the fleet converged at
 version N, whose emulated containers give up on billing after 4 failed usage reports 2 s apart (services-n.yml;

@@ -37,8 +37,8 @@ def test_speech_image_from_a_kind_name():
     assert speech_image("speech-to-text", version="5.1.0", locale="en-US") == MCR + "speech-to-text:5.1.0-amd64-en-us"
 
 
-# The services of DESIGN.md's inputs example.
-DESIGN_SERVICES = [
+# An example fleet's services.
+EXAMPLE_SERVICES = [
     ({"name": "stt-en-us", "kind": "speech-to-text", "version": "5.1.0", "locale": "en-US", "replicas": 3}, "speech-to-text:5.1.0-amd64-en-us"),
     ({"name": "tts-aria", "kind": "neural-text-to-speech", "voice": "en-US-AriaNeural", "replicas": 2}, "neural-text-to-speech:4.1.0-amd64-en-us-arianeural"),
     ({"name": "lid", "kind": "language-detection", "replicas": 1}, "language-detection:1.18.0-amd64-preview"),
@@ -46,7 +46,7 @@ DESIGN_SERVICES = [
 ]
 
 
-@pytest.mark.parametrize("service, tail", DESIGN_SERVICES, ids=[case[0]["name"] for case in DESIGN_SERVICES])
+@pytest.mark.parametrize("service, tail", EXAMPLE_SERVICES, ids=[case[0]["name"] for case in EXAMPLE_SERVICES])
 def test_speech_image_from_a_service_dict_ignores_other_keys(service, tail):
     assert speech_image(service) == MCR + tail
 
