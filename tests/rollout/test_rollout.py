@@ -231,7 +231,14 @@ def test_t8_a_docker_restart_with_live_restore_keeps_containers_and_the_lb_green
     time.sleep(8)  # several health-check intervals of the load balancer
     watcher.stop()
     assert {name: c["pid"] for name, c in fleet.containers(host).items()} == before
-    assert {server: seen for server, seen in watcher.seen.items() if seen != {"UP"}} == {}
+    # While dockerd restarts, a health check may fail ("UP 2/3": going down, still in
+    # service); loadbalancer_check_fall (3) is there to absorb that. No server may leave service.
+    assert {server: seen for server, seen in watcher.seen.items()
+            if not all(status.startswith("UP") for status in seen)} == {}
+    deadline = time.monotonic() + 30
+    while not fleet.all_up() and time.monotonic() < deadline:
+        time.sleep(1)
+    assert fleet.all_up(), fleet.servers()
 
 
 @pytest.mark.parametrize("load", [("no-lid",)], indirect=True)
