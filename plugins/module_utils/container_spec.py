@@ -42,7 +42,7 @@ DEFAULT_OPTIONS = {
     "api_key_name": None,  # which of the resource's two keys the env file holds (primary/secondary), never the key
 }
 API_KEY_LABEL = "speechops.api_key"
-# Environment names of the settings the role writes; ":" nests, "__" in environment names (contract 2).
+# Environment names of the settings the role writes; ":" nests, "__" in environment names (contract 4.1).
 SECRET_API_KEY = "ApiKey"
 SECRET_PROXY_CREDS = "HTTP_PROXY_CREDS"
 SECRET_APPLICATION_INSIGHTS = "ApplicationInsights__InstrumentationKey"
