@@ -201,19 +201,23 @@ def lb_stats(container, backend, socket_path=LB_SOCKET):
             if row["pxname"] in (backend, backend + "_ws") and row["svname"] not in ("FRONTEND", "BACKEND")}
 
 
-def marked_down(before, after):
-    """Times a server went from UP to DOWN on failed health checks between two lb_stats (HAProxy's chkdown)."""
+def _counter_delta(before, after, column, websocket_backend=True):
+    """Sum over servers of how much a `show stat` counter grew between two lb_stats; None when either is missing."""
     if before is None or after is None:
         return None
-    return sum(int(row["chkdown"] or 0) - int(before.get(name, {}).get("chkdown") or 0) for name, row in after.items()
-               if not name.split("/")[0].endswith("_ws"))  # a _ws server tracks its twin and counts its transitions too
+    return sum(int(row[column] or 0) - int(before.get(name, {}).get(column) or 0) for name, row in after.items()
+               if websocket_backend or not name.split("/")[0].endswith("_ws"))
+
+
+def marked_down(before, after):
+    """Times a server went from UP to DOWN on failed health checks (HAProxy's chkdown). A _ws server tracks its
+    twin and repeats its transitions, so only the service's own backend counts."""
+    return _counter_delta(before, after, "chkdown", websocket_backend=False)
 
 
 def container_5xx(before, after):
-    """5xx answers the containers themselves gave between two lb_stats (the LB's own 503s are not counted)."""
-    if before is None or after is None:
-        return None
-    return sum(int(row["hrsp_5xx"] or 0) - int(before.get(name, {}).get("hrsp_5xx") or 0) for name, row in after.items())
+    """5xx answers the containers themselves gave (the LB's own 503s are not counted)."""
+    return _counter_delta(before, after, "hrsp_5xx")
 
 
 def settle(container, backend, timeout):
