@@ -165,6 +165,25 @@ _LID_CONCURRENCY_SOURCE = (
 
 _NTTS_UNSUPPORTED_BEFORE = "2.20.0"  # A5: versions <= 2.19 unsupported from 2024-02-29
 
+# The smoke test of a kind, as (test, path) (3.3, 3.4): "websocket" opens a WebSocket upgrade on a recognition path
+# and closes it at once; "tts" posts SSML to the REST synthesis path and expects audio. The legacy text to speech
+# kinds answer the same REST synthesis request (D7).
+SMOKE_TTS = "tts"
+SMOKE_WEBSOCKET = "websocket"
+TTS_PATH = "/speech/synthesize/cognitiveservices/v1"  # D7, D4 (3.4)
+STT_PATH = "/speech/recognition/conversation/cognitiveservices/v1"  # D4 (3.3)
+LID_PATH = "/speech/universal/v2"  # SourceLanguageRecognizer (A6, 3.3)
+
+# Seconds to wait for /ready ("ready_timeout_seconds"). STT/CSTT memory-map a large language model and NTTS loads
+# its voice; "the first run is slower while models are paged in" (A1, 2). The smaller kinds get less.
+_READY_TIMEOUT_LARGE = 300
+_READY_TIMEOUT_SMALL = 120
+
+# An ESTIMATE of the disk one image takes once pulled and extracted ("image_disk_mb"). Microsoft documents no image
+# sizes; these are deliberately generous (STT/CSTT/NTTS ship large models). Preflight's option image_disk_mb
+# (variable speech_image_disk_mb) overrides them per kind when the real sizes are known.
+_IMAGE_DISK_MB_LARGE = 8000
+
 _CATALOG = {
     SPEECH_TO_TEXT: {
         "title": "Speech to text",
@@ -196,6 +215,10 @@ _CATALOG = {
         "retired": False,
         "retirement": None,
         "unsupported_before": None,
+        "model_id_required": False,
+        "smoke_test": (SMOKE_WEBSOCKET, STT_PATH),
+        "ready_timeout_seconds": _READY_TIMEOUT_LARGE,
+        "image_disk_mb": _IMAGE_DISK_MB_LARGE,
     },
     CUSTOM_SPEECH_TO_TEXT: {
         "title": "Custom speech to text",
@@ -226,6 +249,10 @@ _CATALOG = {
         "retired": False,
         "retirement": None,
         "unsupported_before": None,
+        "model_id_required": True,  # the custom model's ID from Speech Studio (A4)
+        "smoke_test": (SMOKE_WEBSOCKET, STT_PATH),
+        "ready_timeout_seconds": _READY_TIMEOUT_LARGE,
+        "image_disk_mb": _IMAGE_DISK_MB_LARGE,
     },
     NEURAL_TEXT_TO_SPEECH: {
         "title": "Neural text to speech",
@@ -257,6 +284,10 @@ _CATALOG = {
         "retired": False,
         "retirement": None,
         "unsupported_before": _NTTS_UNSUPPORTED_BEFORE,
+        "model_id_required": False,
+        "smoke_test": (SMOKE_TTS, TTS_PATH),
+        "ready_timeout_seconds": _READY_TIMEOUT_LARGE,
+        "image_disk_mb": _IMAGE_DISK_MB_LARGE,
     },
     LANGUAGE_DETECTION: {
         "title": "Speech language identification",
@@ -291,6 +322,10 @@ _CATALOG = {
         "retired": False,
         "retirement": None,
         "unsupported_before": None,
+        "model_id_required": False,
+        "smoke_test": (SMOKE_WEBSOCKET, LID_PATH),
+        "ready_timeout_seconds": _READY_TIMEOUT_SMALL,
+        "image_disk_mb": 2000,
     },
     TEXT_TO_SPEECH: {
         "title": "Standard text to speech",
@@ -323,6 +358,10 @@ _CATALOG = {
             "use kind neural-text-to-speech with a neural voice such as en-US-AriaNeural"
         ),
         "unsupported_before": None,
+        "model_id_required": False,
+        "smoke_test": (SMOKE_TTS, TTS_PATH),
+        "ready_timeout_seconds": _READY_TIMEOUT_SMALL,
+        "image_disk_mb": 3000,
     },
     CUSTOM_TEXT_TO_SPEECH: {
         "title": "Custom text to speech (legacy)",
@@ -352,6 +391,10 @@ _CATALOG = {
             "use kind neural-text-to-speech"
         ),
         "unsupported_before": None,
+        "model_id_required": False,  # ModelId is a setting here, not required by the plan
+        "smoke_test": (SMOKE_TTS, TTS_PATH),
+        "ready_timeout_seconds": _READY_TIMEOUT_SMALL,
+        "image_disk_mb": 3000,
     },
 }
 
@@ -513,3 +556,33 @@ def concurrency_source(kind):
 def decoder_setting(kind):
     """The setting that sets a container's concurrency (DECODER_MAX_COUNT for speech to text), or None."""
     return _CATALOG[_check_kind(kind)]["concurrency"].get("decoder_setting")
+
+
+def per_kind(name):
+    """{kind: the kind's entry `name`} over every kind, in KINDS order, e.g. per_kind("image_disk_mb")."""
+    return dict((kind, fact(kind, name)) for kind in KINDS)
+
+
+def smoke_test(kind):
+    """(smoke test, path) of the kind: (SMOKE_WEBSOCKET, a recognition path) or (SMOKE_TTS, TTS_PATH) (3.3, 3.4)."""
+    return _CATALOG[_check_kind(kind)]["smoke_test"]
+
+
+def ready_timeout(kind):
+    """Seconds a first start of the kind may take until /ready answers 200 (models are paged in, A1)."""
+    return _CATALOG[_check_kind(kind)]["ready_timeout_seconds"]
+
+
+def image_disk_mb(kind):
+    """The estimated MB one image of the kind takes once pulled (no image size is documented)."""
+    return _CATALOG[_check_kind(kind)]["image_disk_mb"]
+
+
+def needs_model_id(kind):
+    """Whether a service of the kind must name its custom model (model_id, written as ModelId)."""
+    return _CATALOG[_check_kind(kind)]["model_id_required"]
+
+
+def decoder_kinds():
+    """The kinds whose concurrency is set by a decoder setting (speech to text and custom speech to text)."""
+    return tuple(kind for kind in KINDS if decoder_setting(kind))

@@ -88,8 +88,6 @@ ROLE_OWNED_SETTINGS = {
 SERVICE_KEYS = ("name", "kind", "replicas", "version", "locale", "voice", "preview", "model_id", "digest", "profile",
                 "cpus", "memory_mb", "settings", "extra_settings", "lb_port", "decoder_max_count", "concurrency")
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-STT_KINDS = ("speech-to-text", "custom-speech-to-text")
-MODEL_ID_KINDS = ("custom-speech-to-text",)
 SERVICE_KEYS_WITH_STRINGS = ("version", "locale", "voice", "model_id", "profile", "digest")
 
 REASON_NO_AVX2 = "no AVX2"
@@ -186,13 +184,6 @@ class _Service:
         return "speech_services[%d]" % self.position
 
 
-def _protocol(kind):
-    lookup = getattr(catalog, "protocol", None)
-    if lookup is not None:
-        return lookup(kind)
-    return "http" if kind.endswith("text-to-speech") else "ws"
-
-
 def _service_name(raw, where):
     name = raw.get("name")
     if not isinstance(name, str) or not SERVICE_NAME_RE.match(name):
@@ -253,8 +244,9 @@ def _service_concurrency(raw, where, service):
     if decoder_setting is None:
         if decoders is not None:
             raise PlanInputError(
-                "%s.decoder_max_count is only for speech-to-text and custom-speech-to-text (the decoders of one container); "
-                "for kind %s set %s.concurrency, the concurrent requests one container serves" % (where, service.kind, where))
+                "%s.decoder_max_count is only for %s (the decoders of one container); "
+                "for kind %s set %s.concurrency, the concurrent requests one container serves"
+                % (where, " and ".join(catalog.decoder_kinds()), service.kind, where))
         if measured is not None:
             return _as_int(measured, where + ".concurrency", 1, ": the concurrent requests one container serves")
         return catalog.concurrency(service.kind, service.cpu / MILLI, service.memory)
@@ -337,7 +329,7 @@ def _parse_service(raw, position, registry, profile, allow_unknown):
         raise PlanInputError("%s.replicas is required: how many containers of %r to run (an integer >= 0)" % (where, service.name))
     service.replicas = _as_int(raw["replicas"], where + ".replicas")
     model_id = _as_optional_str(raw.get("model_id"), where + ".model_id")
-    if service.kind in MODEL_ID_KINDS and model_id is None:
+    if catalog.needs_model_id(service.kind) and model_id is None:
         raise PlanInputError("%s.model_id is required for kind %s: the custom model's ID from Speech Studio" % (where, service.kind))
     service.cpu, service.memory = _service_sizes(raw, where, service.kind, raw.get("profile") or profile)
     service.shape = (service.cpu, service.memory)
@@ -345,7 +337,7 @@ def _parse_service(raw, position, registry, profile, allow_unknown):
     service.settings = _service_settings(raw, where, service.kind, model_id)
     service.concurrency = _service_concurrency(raw, where, service)
     service.container_port = catalog.container_port(service.kind)
-    service.protocol = _protocol(service.kind)
+    service.protocol = catalog.protocol(service.kind)
     service.domain_counts = {}
     service.lb_port = None if raw.get("lb_port") is None else _as_int(raw["lb_port"], where + ".lb_port", 1)
     if service.lb_port is not None and service.lb_port > 65535:

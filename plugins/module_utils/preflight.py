@@ -46,17 +46,10 @@ SIZE_POLICIES = (SIZE_POLICY_FAIL, SIZE_POLICY_WARN)
 DEFAULT_MIN_CLOCK_MHZ = 2600  # "Each core must be >= 2.6 GHz" (contract 2: A1, D1, D4)
 DEFAULT_DISK_HEADROOM_MB = 2048
 
-# An ESTIMATE of the disk one image takes once pulled and extracted. Microsoft documents no image
-# sizes; these are deliberately generous (STT/CSTT/NTTS ship large models). Override per kind with
-# the option image_disk_mb (variable speech_image_disk_mb) when the real sizes are known.
-DEFAULT_IMAGE_DISK_MB = {
-    catalog.SPEECH_TO_TEXT: 8000,
-    catalog.CUSTOM_SPEECH_TO_TEXT: 8000,
-    catalog.NEURAL_TEXT_TO_SPEECH: 8000,
-    catalog.LANGUAGE_DETECTION: 2000,
-    catalog.TEXT_TO_SPEECH: 3000,
-    catalog.CUSTOM_TEXT_TO_SPEECH: 3000,
-}
+# An ESTIMATE of the disk one image takes once pulled and extracted, per kind: the catalog's "image_disk_mb"
+# (no image size is documented). Override per kind with the option image_disk_mb (variable speech_image_disk_mb)
+# when the real sizes are known.
+DEFAULT_IMAGE_DISK_MB = catalog.per_kind("image_disk_mb")
 
 DEFAULT_OPTIONS = {
     "host": None,

@@ -47,35 +47,22 @@ from ansible_collections.speechops.speech.plugins.module_utils import catalog
 
 READY_PATH = "/ready"
 STATUS_PATH = "/status"
-TTS_PATH = "/speech/synthesize/cognitiveservices/v1"  # D7, D4
-STT_PATH = "/speech/recognition/conversation/cognitiveservices/v1"  # D4
-LID_PATH = "/speech/universal/v2"  # SourceLanguageRecognizer (A6)
+# The smoke tests' paths and names are the catalog's (contract 3.3, 3.4).
+TTS_PATH = catalog.TTS_PATH
+STT_PATH = catalog.STT_PATH
+LID_PATH = catalog.LID_PATH
 
-SMOKE_TTS = "tts"
-SMOKE_WEBSOCKET = "websocket"
+SMOKE_TTS = catalog.SMOKE_TTS
+SMOKE_WEBSOCKET = catalog.SMOKE_WEBSOCKET
 SMOKE_NONE = "none"
 
-# Per kind: (smoke test, path). Legacy TTS kinds answer the same REST synthesis request (D7).
-SMOKE_TESTS = {
-    catalog.SPEECH_TO_TEXT: (SMOKE_WEBSOCKET, STT_PATH),
-    catalog.CUSTOM_SPEECH_TO_TEXT: (SMOKE_WEBSOCKET, STT_PATH),
-    catalog.LANGUAGE_DETECTION: (SMOKE_WEBSOCKET, LID_PATH),
-    catalog.NEURAL_TEXT_TO_SPEECH: (SMOKE_TTS, TTS_PATH),
-    catalog.TEXT_TO_SPEECH: (SMOKE_TTS, TTS_PATH),
-    catalog.CUSTOM_TEXT_TO_SPEECH: (SMOKE_TTS, TTS_PATH),
-}
+# Per kind: (smoke test, path), from the catalog's "smoke_test".
+SMOKE_TESTS = catalog.per_kind("smoke_test")
 
-# Seconds to wait for /ready. STT/CSTT memory-map a large language model and NTTS loads its voice;
-# "the first run is slower while models are paged in" (A1).
+# Seconds to wait for /ready: per kind the catalog's "ready_timeout_seconds" (a first start pages models in, A1),
+# without a kind DEFAULT_READY_TIMEOUT.
 DEFAULT_READY_TIMEOUT = 300
-READY_TIMEOUTS = {
-    catalog.SPEECH_TO_TEXT: 300,
-    catalog.CUSTOM_SPEECH_TO_TEXT: 300,
-    catalog.NEURAL_TEXT_TO_SPEECH: 300,
-    catalog.LANGUAGE_DETECTION: 120,
-    catalog.TEXT_TO_SPEECH: 120,
-    catalog.CUSTOM_TEXT_TO_SPEECH: 120,
-}
+READY_TIMEOUTS = catalog.per_kind("ready_timeout_seconds")
 
 # apiStatus values of A12; the two that carry Retry-After are worth asking again.
 API_STATUSES = ("Valid", "Invalid", "Mismatch", "CouldNotConnect", "OutOfQuota", "BillingEndpointBusy",

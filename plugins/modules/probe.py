@@ -420,6 +420,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.speechops.speech.plugins.module_utils import catalog
 from ansible_collections.speechops.speech.plugins.module_utils.probe import (
     API_STATUSES,
     RETRY_STATUSES,
@@ -436,7 +437,8 @@ from ansible_collections.speechops.speech.plugins.module_utils.probe import (
     status_words,
 )
 
-KINDS = ["speech-to-text", "custom-speech-to-text", "neural-text-to-speech", "language-detection", "text-to-speech", "custom-text-to-speech"]
+# The catalog's kinds; DOCUMENTATION lists them too (tests/unit/plugins/modules/test_probe.py holds the two equal).
+KINDS = list(catalog.KINDS)
 # options a target cannot have: the smoke test is for one container behind its health gate
 SINGLE_ONLY = ("smoke", "voice", "save_audio", "kind")
 

@@ -294,3 +294,35 @@ def test_sizing_table_covers_every_kind_and_profile():
 def test_fact_returns_default_for_missing_entries():
     assert catalog.fact(STT, "default_voice", "none") == "none"
     assert catalog.fact(NTTS, "default_voice") == "en-us-arianeural"
+
+
+@pytest.mark.parametrize("kind, smoke, ready_timeout, image_disk_mb, model_id", [
+    (STT, ("websocket", "/speech/recognition/conversation/cognitiveservices/v1"), 300, 8000, False),
+    (CSTT, ("websocket", "/speech/recognition/conversation/cognitiveservices/v1"), 300, 8000, True),
+    (NTTS, ("tts", "/speech/synthesize/cognitiveservices/v1"), 300, 8000, False),
+    (LID, ("websocket", "/speech/universal/v2"), 120, 2000, False),
+    (TTS, ("tts", "/speech/synthesize/cognitiveservices/v1"), 120, 3000, False),
+    (CTTS, ("tts", "/speech/synthesize/cognitiveservices/v1"), 120, 3000, False),
+])
+def test_probe_and_preflight_facts_per_kind(kind, smoke, ready_timeout, image_disk_mb, model_id):
+    assert catalog.smoke_test(kind) == smoke
+    assert catalog.ready_timeout(kind) == ready_timeout
+    assert catalog.image_disk_mb(kind) == image_disk_mb
+    assert catalog.needs_model_id(kind) is model_id
+    info = kind_info(kind)
+    assert (info["smoke_test"], info["ready_timeout_seconds"], info["image_disk_mb"]) == (smoke, ready_timeout, image_disk_mb)
+
+
+def test_per_kind_covers_every_kind_in_order():
+    assert list(catalog.per_kind("image_disk_mb")) == list(KINDS)
+    assert catalog.per_kind("port")[LID] == 5003
+
+
+def test_decoder_kinds_are_the_speech_to_text_kinds():
+    assert catalog.decoder_kinds() == (STT, CSTT)
+
+
+@pytest.mark.parametrize("function", [catalog.smoke_test, catalog.ready_timeout, catalog.image_disk_mb, catalog.needs_model_id])
+def test_new_lookups_reject_an_unknown_kind(function):
+    with pytest.raises(CatalogError, match="'tts' is not a Speech container kind"):
+        function("tts")

@@ -474,6 +474,23 @@ def test_kind_choices_are_the_catalog_kinds():
     assert sorted(probe.KINDS) == sorted(probe_utils.SMOKE_TESTS) == sorted(probe_utils.READY_TIMEOUTS)
 
 
+def test_documented_kind_choices_are_the_catalog_kinds():
+    """DOCUMENTATION cannot read the catalog, so it lists the kinds itself: in the catalog's order, for both options."""
+    options = yaml.safe_load(probe.DOCUMENTATION)["options"]
+    assert options["kind"]["choices"] == list(probe_utils.catalog.KINDS)
+    assert options["targets"]["suboptions"]["kind"]["choices"] == list(probe_utils.catalog.KINDS)
+
+
+def test_documented_ready_timeouts_are_the_catalog_ones():
+    text = " ".join(" ".join(yaml.safe_load(probe.DOCUMENTATION)["options"]["ready_timeout"]["description"]).split())
+    by_timeout = {}
+    for kind in probe_utils.catalog.KINDS:
+        by_timeout.setdefault(probe_utils.catalog.ready_timeout(kind), []).append("V(%s)" % kind)
+    for timeout, kinds in by_timeout.items():
+        assert "V(%d) for %s and %s," % (timeout, ", ".join(kinds[:-1]), kinds[-1]) in text
+    assert "V(%d) without O(kind)" % probe_utils.DEFAULT_READY_TIMEOUT in text
+
+
 GAVE_UP = (503, {}, {"service": "speechtotext", "ready": "notready",
                      "message": "Billing endpoint could not be reached after 10 retries; the container no longer serves requests."})
 
