@@ -3,16 +3,22 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The loadbalancer role's state helper: which saved server states may come back after a reload."""
+"""The loadbalancer role's state helper: which saved server states may come back after a reload.
+
+The role installs plugins/module_utils/haproxy.py itself as the helper, so it is loaded here from its file,
+as python3 runs it on a load balancer, not as a collection import."""
 
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[3] / "roles" / "loadbalancer" / "files" / "haproxy_state.py"
+REPO = Path(__file__).resolve().parents[3]
+SCRIPT = REPO / "plugins" / "module_utils" / "haproxy.py"
 spec = importlib.util.spec_from_file_location("haproxy_state", SCRIPT)
 haproxy_state = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(haproxy_state)
@@ -61,3 +67,26 @@ def test_a_drained_server_keeps_its_state_unless_its_port_or_address_moved():
 def test_an_unexpected_dump_is_refused(dump):
     with pytest.raises(haproxy_state.RuntimeApiError):
         haproxy_state.filter_state(dump, {})
+
+
+def test_the_role_installs_this_file_as_the_helper():
+    role = REPO / "roles" / "loadbalancer"
+    assert "lookup('ansible.builtin.file', role_path ~ '/../../plugins/module_utils/haproxy.py')" in (role / "vars" / "main.yml").read_text()
+    assert (role / ".." / ".." / "plugins" / "module_utils" / "haproxy.py").resolve() == SCRIPT
+
+
+def test_it_runs_as_a_standalone_script(tmp_path):
+    """python3 -I from another folder: the standard library only, nothing of Ansible or the collection."""
+    usage = subprocess.run([sys.executable, "-I", str(SCRIPT), "--help"], cwd=str(tmp_path), capture_output=True, text=True, check=False)
+    assert usage.returncode == 0 and "HAProxy runtime state helper" in usage.stdout and "{save,wait,cmd}" in usage.stdout
+    failed = subprocess.run([sys.executable, "-I", str(SCRIPT), "cmd", "--socket", str(tmp_path / "admin.sock"), "show", "stat"],
+                            cwd=str(tmp_path), capture_output=True, text=True, check=False)
+    assert (failed.returncode, failed.stdout) == (1, "")
+    assert failed.stderr.startswith("haproxy_state cmd: %s: " % (tmp_path / "admin.sock"))
+
+
+def test_save_without_a_listener_removes_an_old_state_file(tmp_path):
+    state = tmp_path / "server-state"
+    state.write_text("1\n# be_id\n")
+    assert haproxy_state.main(["save", "--socket", str(tmp_path / "admin.sock"), "--state-file", str(state)]) == 0
+    assert not state.exists()
