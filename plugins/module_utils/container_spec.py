@@ -7,8 +7,9 @@
 Pure functions; stdlib only; Python 3.8+. The filter speechops.speech.speech_container_spec wraps
 run_spec(). A run spec holds no secret: it names which secret settings the env file must carry
 (secret_settings). Only config_files() (the filter speechops.speech.speech_config_files) puts their
-values into the env files' content, and the role passes that straight to the config_files module in
-a no_log task, so no secret passes through a result that Ansible prints.
+values into the env files' content, and the role passes that straight to the config_files module. Each
+file it describes declares every name of SECRET_SETTINGS (the module's secrets option), so the module's
+diff (--check --diff) masks their values, and any URL's user:password, before and after.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -48,6 +49,10 @@ SECRET_PROXY_CREDS = "HTTP_PROXY_CREDS"
 SECRET_APPLICATION_INSIGHTS = "ApplicationInsights__InstrumentationKey"
 SECRET_SENTIMENT = "CloudAI__SentimentAnalysisSettings__SentimentAnalysisApiKey"
 SENTIMENT_HOST_SETTING = "CloudAI:SentimentAnalysisSettings:TextAnalyticsHost"
+# Every secret setting, whether a container has it or not: the files config_files() describes declare them all,
+# so that the diff also masks a value the old file held (an ApiKey before a switch to disconnected mode, say).
+# The billing endpoint and HTTP_PROXY are URLs: the module masks a URL's user:password by itself.
+SECRET_SETTINGS = (SECRET_API_KEY, SECRET_PROXY_CREDS, SECRET_APPLICATION_INSIGHTS, SECRET_SENTIMENT)
 
 
 class SpecError(ValueError):
@@ -243,7 +248,7 @@ def description_content(spec):
 def config_files(specs, config_root, data_root, secrets):
     """What the config_files module writes for a host's run specs: the folders (the root-only config root and
     one per container, the data root, the mounted folders owned by the images' nonroot user) and each
-    container's env file (0600) and container.json (0644)."""
+    container's env file (0600) and container.json (0644), each declaring SECRET_SETTINGS as its secrets."""
     directories = [{"path": config_root, "owner": "root", "group": "root", "mode": "0700"}]
     directories += [{"path": spec["config_dir"], "owner": "root", "group": "root", "mode": "0700"} for spec in specs]
     directories.append({"path": data_root, "owner": "root", "group": "root", "mode": "0755"})
@@ -253,7 +258,8 @@ def config_files(specs, config_root, data_root, secrets):
     files = []
     for spec in specs:
         files.append({"path": spec["env_file"], "owner": "root", "group": "root", "mode": "0600",
-                      "content": env_file_content(spec, secrets)})
+                      "content": env_file_content(spec, secrets), "secrets": list(SECRET_SETTINGS)})
+        # holds no secret; declared all the same, should a value ever be copied into a setting
         files.append({"path": spec["description_file"], "owner": "root", "group": "root", "mode": "0644",
-                      "content": description_content(spec)})
+                      "content": description_content(spec), "secrets": list(SECRET_SETTINGS)})
     return {"directories": directories, "files": files}

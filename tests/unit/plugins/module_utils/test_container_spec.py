@@ -10,7 +10,8 @@ import json
 
 import pytest
 
-from ansible_collections.speechops.speech.plugins.module_utils.container_spec import SpecError, config_files, env_file_content, env_name, run_spec
+from ansible_collections.speechops.speech.plugins.module_utils.container_spec import (
+    SECRET_SETTINGS, SpecError, config_files, env_file_content, env_name, run_spec)
 from ansible_collections.speechops.speech.plugins.module_utils.plan import build_plan
 
 BILLING = "https://contoso.cognitiveservices.azure.com/"
@@ -145,3 +146,16 @@ def test_env_file_refuses_an_empty_secret_and_a_line_break():
     broken = dict(spec, env=dict(spec["env"], Logging__Console__LogLevel__Default="Debug\nApiKey=stolen"))
     with pytest.raises(SpecError, match="line break"):
         env_file_content(broken, {"ApiKey": KEY})
+
+
+def test_every_file_declares_every_secret_setting_the_env_file_can_carry():
+    """The config_files module masks in its diff only what a file declares: every secret setting, always."""
+    options = {"billing_endpoint": BILLING, "http_proxy": "http://proxy:3128", "http_proxy_creds": True,
+               "application_insights": True, "sentiment_api_key": True}
+    sentiment = dict(STT, settings={"CloudAI:SentimentAnalysisSettings:TextAnalyticsHost": "https://ta.example"})
+    specs = [run_spec(planned(sentiment), options), run_spec(planned(TTS), {"billing_endpoint": BILLING})]
+    assert sorted(specs[0]["secret_settings"]) == sorted(SECRET_SETTINGS)
+    values = dict((name, "secret-value-of-" + name) for name in SECRET_SETTINGS)
+    result = config_files(specs, "/etc/speechops", "/var/lib/speechops", values)
+    for item in result["files"]:
+        assert item["secrets"] == list(SECRET_SETTINGS), item["path"]

@@ -26,6 +26,8 @@ from hypothesis import strategies as st
 
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.speechops.speech.plugins.module_utils import container_spec
+from ansible_collections.speechops.speech.plugins.module_utils.plan import build_plan
 from ansible_collections.speechops.speech.plugins.modules import config_files
 
 SECRET = "0123456789abcdef0123456789abcdef"
@@ -473,3 +475,30 @@ def test_property_url_credentials_never_show(old_password, new_password, scheme,
     assert not leaked(result, [old_password, new_password]), result
     assert "proxy.example:3128" in diff_of(result, path)["after"]
 
+
+def test_the_speech_containers_files_show_no_secret_in_check_diff(tmp_path):
+    """What the filter speech_config_files passes, on a host whose env file holds older secrets."""
+    host = {"vcpus_usable": 64, "memory_usable_mb": 262144, "avx2": True, "current": [], "pins": [], "ports_in_use": []}
+    service = {"name": "stt", "kind": "speech-to-text", "locale": "en-US", "replicas": 1,
+               "settings": {"CloudAI:SentimentAnalysisSettings:TextAnalyticsHost": "https://ta.example"}}
+    container = build_plan([service], {"h1": host})["hosts"]["h1"]["containers"][0]
+    options = {"billing_endpoint": "https://contoso.cognitiveservices.azure.com/", "application_insights": True,
+               "http_proxy": "http://proxyuser:pr0xy-pa55word@proxy.example:3128", "http_proxy_creds": True,
+               "sentiment_api_key": True, "config_dir": str(tmp_path / "etc"), "data_dir": str(tmp_path / "data")}
+    spec = container_spec.run_spec(container, options)
+    old = dict((name, "0ld-%s-value" % index) for index, name in enumerate(container_spec.SECRET_SETTINGS))
+    new = dict(old, ApiKey="n3w-api-key-0123456789abcdef")
+    (tmp_path / "etc" / spec["name"]).mkdir(parents=True)
+    Path(spec["env_file"]).write_text(container_spec.env_file_content(spec, old))
+    arguments_ = container_spec.config_files([spec], str(tmp_path / "etc"), str(tmp_path / "data"), new)
+    for entry in arguments_["directories"] + arguments_["files"]:
+        entry.update(owner=USER, group=GROUP)
+    before = snapshot(tmp_path)
+    result = call(arguments_, check_mode=True)
+    assert snapshot(tmp_path) == before
+    assert not leaked(result, list(old.values()) + list(new.values()) + ["pr0xy-pa55word"]), result["diff"]
+    diff = diff_of(result, spec["env_file"])
+    assert "ApiKey=<masked>\n" in diff["before"] and "ApiKey=<masked, changed>\n" in diff["after"]
+    for name in container_spec.SECRET_SETTINGS[1:]:
+        assert "%s=<masked>\n" % name in diff["before"] and "%s=<masked>\n" % name in diff["after"]
+    assert "HTTP_PROXY=http://proxyuser:<masked>@proxy.example:3128" in diff["after"]
