@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from ansible_collections.speechops.speech.plugins.module_utils import _plan_inputs, _plan_placement
 from ansible_collections.speechops.speech.plugins.module_utils import plan as planner
 from ansible_collections.speechops.speech.plugins.module_utils.container_spec import run_spec
 from ansible_collections.speechops.speech.plugins.module_utils.plan import PlanCapacityError, PlanInputError, build_plan
@@ -745,11 +746,11 @@ def test_rebalance_is_bounded_and_keeps_every_invariant(services, hosts, max_mov
 
 def reference_placement(services, hosts, strategy):
     """The placement rule written the slow, obvious way: every replica scores every host."""
-    scale, spread = planner.UTILISATION_SCALE, strategy == planner.SPREAD
+    scale, spread = _plan_placement.UTILISATION_SCALE, strategy == planner.SPREAD
     state = dict((name, {"cpu": 0, "mem": 0, "counts": {},
                          "cap_cpu": int(round(value["vcpus_usable"] * 1000)), "cap_mem": value["memory_usable_mb"],
                          "domain": value["fault_domain"], "avx2": value["avx2"] is True,
-                         "tiebreak": planner._host_tiebreak(name)}) for name, value in hosts.items())
+                         "tiebreak": _plan_inputs._host_tiebreak(name)}) for name, value in hosts.items())
     domain_counts = {}
     placed = {}
     ordered = sorted(services, key=lambda item: (-item["memory_mb"], -int(round(item["cpus"] * 1000)), item["name"]))
