@@ -80,12 +80,13 @@ notes:
 seealso:
   - module: community.general.haproxy
     description: One server per call, and a drain that fails at its timeout instead of shutting the rest down.
+extends_documentation_fragment:
+  - speechops.speech.attributes
 attributes:
   check_mode:
-    description: Reports which servers would change, changing none.
     support: full
+    details: Reports which servers would change, changing none.
   diff_mode:
-    description: Not supported.
     support: none
 """
 

@@ -43,20 +43,15 @@ options:
       - When not set, C(docker) and C(haproxy), which the roles start only when they are not active and enabled.
     type: list
     elements: str
+extends_documentation_fragment:
+  - speechops.speech.attributes
+  - speechops.speech.attributes.facts
+  - speechops.speech.attributes.platform
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
     support: none
-  facts:
-    description: Action returns an C(ansible_facts) dictionary that will update existing host facts.
-    support: full
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 notes:
   - Linux only for the CPU, cgroup and memory facts; they are null where C(/proc) and C(/sys) cannot be read.
   - The cgroup limits are those of the cgroup the module runs in and all of its ancestors, the tightest winning.

@@ -145,18 +145,15 @@ options:
         Nothing more is sent while every container is ready.
     type: bool
     default: false
+extends_documentation_fragment:
+  - speechops.speech.attributes
+  - speechops.speech.attributes.platform
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The probes run in check mode as well; only O(save_audio) is not written.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode) when in diff mode.
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 notes:
   - Requests never use a proxy, whatever C(HTTP_PROXY), C(HTTPS_PROXY) or C(NO_PROXY) say, and carry no key
     (the container API has no authentication).
