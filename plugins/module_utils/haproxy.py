@@ -197,6 +197,39 @@ def state_command(server, admin, current=READY):
     return command
 
 
+# srv_admin_state bits of "show servers state" (HAProxy's SRV_ADMF_FDRAIN and SRV_ADMF_IDRAIN): drained by an
+# operator, or through the server it tracks.
+ADMIN_DRAIN_BITS = 0x08 | 0x10
+
+
+def drained_servers(text):
+    """`show servers state` -> {(backend, server)} of the servers whose admin state includes a drain."""
+    lines = text.splitlines()
+    header = next((line.lstrip("#").split() for line in lines if line.startswith("#")), [])
+    try:
+        backend, server, admin = (header.index(name) for name in ("be_name", "srv_name", "srv_admin_state"))
+    except ValueError:
+        raise RuntimeApiError("unexpected 'show servers state' header: %r" % text[:200])
+    drained = set()
+    for line in lines:
+        values = line.split()
+        if line.startswith("#") or len(values) <= max(backend, server, admin) or not values[admin].isdigit():
+            continue
+        if int(values[admin]) & ADMIN_DRAIN_BITS:
+            drained.add((values[backend], values[server]))
+    return drained
+
+
+def with_hidden_drains(servers, drained):
+    """`show stat` names a drained server DRAIN only while its checks pass; one that is DOWN (its container being
+    replaced) shows plain DOWN. Name the drain there too, e.g. "DRAIN (DOWN 1/2)", so that the admin state read
+    from a status is the real one (an enable must set such a server ready, not take it for ready already)."""
+    for key, entry in servers.items():
+        if key in drained and admin_state(entry["status"]) == READY:
+            entry["status"] = "DRAIN (%s)" % entry["status"]
+    return servers
+
+
 def reconcile_target(healthy):
     """Reconcile: a backend whose container answers /ready takes traffic; any other is kept in maint, never drain."""
     return READY if healthy else MAINT
@@ -220,7 +253,8 @@ class RuntimeApi:
         return answer
 
     def stat(self):
-        return parse_stat(self.command("show stat"))
+        servers = parse_stat(self.command("show stat"))
+        return with_hidden_drains(servers, drained_servers(self.command("show servers state")))
 
     def set_state(self, server, admin, current=READY):
         self.command(state_command(server, admin, current))

@@ -221,6 +221,20 @@ def test_ready_waits_for_the_health_check_and_fails_for_a_server_that_stays_down
     assert by_name["s2"]["after"].startswith("DOWN")
 
 
+def test_ready_enables_a_drained_server_whose_checks_still_fail(lb, capfd):
+    # A drained server whose container is being replaced fails its checks, and `show stat` then says plain DOWN,
+    # not DRAIN: the enable that follows must still set it ready, or it stays drained once its checks pass.
+    lb.api.set_state({"backend": "svc", "server": "s1"}, haproxy.DRAINED)
+    lb.backends["s1"].ready = False
+    wait_for(lambda: haproxy.parse_stat(lb.api.command("show stat"))[("svc", "s1")]["status"].startswith("DOWN"),
+             "s1 drained and DOWN")
+    lb.backends["s1"].ready = True
+    result = run_module(capfd, socket=lb.socket, servers=servers(lb, "s1"), state="ready", up_timeout=5, interval=0.1)
+    assert not result.get("failed"), result
+    assert result["changed"] is True and result["servers"][0]["before"].startswith("DRAIN (DOWN")
+    assert status(lb, "s1") == "UP"
+
+
 def test_reconcile_leaves_no_server_drained(lb, capfd):
     for name in ("s1", "s2"):
         lb.api.set_state({"backend": "svc", "server": name}, haproxy.DRAINED)
