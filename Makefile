@@ -19,12 +19,13 @@ TEST_SANDBOX := SANDBOX_PREFIX=speechops-test SANDBOX_SUBNET=172.31.214.0/24 \
                 REGISTRY_LOCAL_PORT=127.0.0.1:5444 SANDBOX_HOSTS=0 SANDBOX_LBS=0 \
                 SANDBOX_BILLING=http://172.31.214.3:5001/
 
-.PHONY: help setup demo test lint yamllint ansible-lint changelog-lint sanity unit docs integration molecule \
+.PHONY: help setup demo test test-role lint yamllint ansible-lint changelog-lint sanity unit docs integration molecule \
         sandbox-up sandbox-down sandbox-status sandbox-clean clean bench-load
 
 help:
 	@echo "make demo    - build the local sandbox fleet and run site.yml on it"
-	@echo "make test    - lint, sanity, unit tests and Molecule scenarios on a test sandbox"
+	@echo "make test    - lint, sanity, unit tests and Molecule scenarios on a test sandbox, in three lanes side by side"
+	@echo "make test-role ROLE=docker - one role's fast tier: its lint, unit tests and Molecule scenario"
 	@echo "make bench-load - the real Speech SDK at 0.5, 1, 2 and 4x each service's capacity on the demo fleet"
 	@echo "make setup | sandbox-up | sandbox-down | sandbox-status | sandbox-clean | lint | sanity | unit | docs | integration | molecule"
 
@@ -52,7 +53,13 @@ demo: sandbox-up
 	$(SANDBOX_VAULT) ansible-playbook site.yml
 	python3 sandbox/speak.py $(SANDBOX_STATE)/artifacts $(SANDBOX_STATE)/demo
 
-test: lint sanity unit integration
+# Three lanes side by side (scripts/test.sh): static checks, the fleet scenarios, the rollout scenario.
+test: setup
+	bash scripts/test.sh
+
+# The fast tier of one role: its lint, its unit tests and its own Molecule scenario (docs/testing.md).
+test-role: setup
+	bash scripts/test-role.sh $(ROLE)
 
 # After `make demo`: closed-loop Speech SDK and REST clients through the demo's load balancers (docs/performance.md).
 # BENCH_ARGS passes options, e.g. BENCH_ARGS="--levels 1 --seconds 300".

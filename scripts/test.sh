@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# `make test`: every suite, in three lanes that run side by side, each writing its log to tests/output/lane-*.log:
+#   static   lint, ansible-test sanity, unit tests (no Docker)
+#   fleet    the emulator, load generator and sandbox tests, then the Molecule scenarios preflight and default
+#   rollout  the Molecule scenario rollout (the longest; most of its time is spent in health gates and drains)
+# The fleet lanes share one test sandbox (network, registry, billing stub), which is brought up first and removed at
+# the end, even on failure. A lane stops at its first failing suite; the others run to their end.
+#   scripts/test.sh [lane ...]     only these lanes (default: all three)
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg" SANDBOX_STATE="${SANDBOX_STATE:-$PWD/.sandbox}"
+OUT=tests/output
+mkdir -p "$OUT"
+LANES=("$@")
+[ ${#LANES[@]} -gt 0 ] || LANES=(static fleet rollout)
+
+# The tests' own sandbox, so that they never touch the demo fleet (same values as the Makefile's TEST_SANDBOX).
+export SANDBOX_PREFIX=speechops-test SANDBOX_SUBNET=172.31.214.0/24 REGISTRY_LOCAL_PORT=127.0.0.1:5444 \
+       SANDBOX_HOSTS=0 SANDBOX_LBS=0 SANDBOX_BILLING=http://172.31.214.3:5001/ SANDBOX_REQUIRED=1
+export ANSIBLE_VAULT_PASSWORD_FILE="$SANDBOX_STATE/vault-password"
+
+static_lane() {
+  make --no-print-directory lint sanity unit
+}
+
+fleet_lane() {
+  python -m pytest --junitxml="$OUT/junit-integration.xml" tests/emulator tests/loadgen tests/sandbox &&
+    molecule test -s preflight &&
+    molecule test -s default
+}
+
+rollout_lane() {
+  molecule test -s rollout
+}
+
+needs_sandbox() {
+  local lane
+  for lane in "${LANES[@]}"; do [ "$lane" = static ] || return 0; done
+  return 1
+}
+
+started=$(date +%s)
+elapsed() { echo $(( $(date +%s) - started )); }
+
+run_lane() {
+  local lane=$1 began=$SECONDS rc
+  "${lane}_lane" >"$OUT/lane-$lane.log" 2>&1
+  rc=$?
+  echo "$rc $(( SECONDS - began ))" >"$OUT/lane-$lane.result"
+  echo "test: lane $lane $([ "$rc" -eq 0 ] && echo passed || echo "FAILED (rc $rc)") in $(( SECONDS - began )) s"
+  return "$rc"
+}
+
+rm -f "$OUT"/lane-*.log "$OUT"/lane-*.result
+pids=()
+if needs_sandbox; then
+  trap 'bash sandbox/sandbox.sh down >/dev/null 2>&1' EXIT
+  # what a killed run left behind is removed first
+  bash sandbox/sandbox.sh down >/dev/null 2>&1
+fi
+for lane in "${LANES[@]}"; do
+  [ "$lane" = static ] || continue
+  echo "test: lane static started"
+  run_lane static &
+  pids+=($!)
+done
+if needs_sandbox; then
+  if ! bash sandbox/sandbox.sh up >"$OUT/sandbox-up.log" 2>&1; then
+    tail -n 40 "$OUT/sandbox-up.log"
+    echo "test: the test sandbox did not come up (tests/output/sandbox-up.log)"
+    wait
+    exit 1
+  fi
+  for lane in "${LANES[@]}"; do
+    [ "$lane" = static ] && continue
+    echo "test: lane $lane started ($(elapsed) s)"
+    run_lane "$lane" &
+    pids+=($!)
+  done
+fi
+
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+
+echo "test: lanes (rc, seconds):"
+for lane in "${LANES[@]}"; do
+  printf '  %-8s %s\n' "$lane" "$(cat "$OUT/lane-$lane.result" 2>/dev/null || echo 'did not run')"
+done
+if [ "$failed" -ne 0 ]; then
+  for lane in "${LANES[@]}"; do
+    read -r rc _ <"$OUT/lane-$lane.result" 2>/dev/null || rc=1
+    [ "$rc" -eq 0 ] && continue
+    echo "----- the end of lane $lane (tests/output/lane-$lane.log) -----"
+    tail -n 80 "$OUT/lane-$lane.log"
+  done
+  echo "test: FAILED after $(elapsed) s"
+  exit 1
+fi
+echo "test: every lane passed in $(elapsed) s"
