@@ -301,10 +301,11 @@ class WebSocketBackend:
 
         async def session(request):
             socket_ = web.WebSocketResponse()
-            await socket_.prepare(request)
+            # counted before the 101 goes out: a client that has its 101 is always counted already
             self.busy += 1
             self.peak = max(self.peak, self.busy)
             try:
+                await socket_.prepare(request)
                 async for _message in socket_:
                     pass
             finally:
