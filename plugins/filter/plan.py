@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, speechops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters around the fleet plan; the algorithm lives in module_utils/plan.py. Docs: the sidecar .yml files."""
+"""Filters plan (the fleet plan) and speech_plan_view (what is derived from a plan). Docs: plan.yml and
+speech_plan_view.yml; the algorithm and the views live in module_utils/plan.py and its private modules."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -22,9 +23,20 @@ def _given(value, default):
     return default if value is None else value
 
 
+def _host_inputs(hosts, hostvars):
+    """Inventory host names and hostvars -> build_plan()'s hosts argument (each host's facts and inventory variables)."""
+    try:
+        return planner.host_inputs(hostvars, list(hosts) if isinstance(hosts, (list, tuple)) else hosts)
+    except (ValueError, KeyError) as exc:
+        raise _filter_error(exc)
+
+
 def plan(services, hosts, port_base=None, port_max=None, strategy=None, rebalance=None, max_moves=None, registry=None,
-         profile=None, allow_unknown_tags=None, lb_port_base=None):
-    """speech_services | speechops.speech.plan(hosts, ...) -> the plan; fails with the capacity report."""
+         profile=None, allow_unknown_tags=None, lb_port_base=None, hostvars=None):
+    """speech_services | speechops.speech.plan(groups['speech_hosts'], hostvars=hostvars, ...) -> the plan; fails with
+    the capacity report. Without hostvars, hosts is already the per-host input ({name: {vcpus_usable, ...}})."""
+    if hostvars is not None:
+        hosts = _host_inputs(hosts, hostvars)
     try:
         return planner.build_plan(services, hosts, port_base=_given(port_base, planner.DEFAULT_PORT_BASE),
                                   port_max=_given(port_max, planner.DEFAULT_PORT_MAX), strategy=_given(strategy, planner.SPREAD),
@@ -36,63 +48,67 @@ def plan(services, hosts, port_base=None, port_max=None, strategy=None, rebalanc
         raise _filter_error(exc)
 
 
-def speech_host_inputs(hosts, hostvars):
-    """groups['speech_hosts'] | speechops.speech.speech_host_inputs(hostvars) -> the plan filter's hosts argument."""
-    try:
-        return planner.host_inputs(hostvars, list(hosts) if isinstance(hosts, (list, tuple)) else hosts)
-    except (ValueError, KeyError) as exc:
-        raise _filter_error(exc)
+# ------------------------------------------------------------------------------------------ views
+
+VIEW_FILTER = "speech_plan_view"
 
 
-def _check_plan(value, filter_name):
-    if not hasattr(value, "get") or "hosts" not in value or "services" not in value:
-        raise AnsibleFilterError("%s expects the output of speechops.speech.plan, got %r" % (filter_name, type(value).__name__))
+def _names(view, option, given):
+    """A list of names, or None when not given; a string is refused (it would iterate as characters)."""
+    if given is not None and (isinstance(given, str) or not hasattr(given, "__iter__")):
+        raise AnsibleFilterError("%s: view %s: %s must be a list of names, got %r" % (VIEW_FILTER, view, option, given))
+    return given
 
 
-def speech_plan_table(value):
-    _check_plan(value, "speech_plan_table")
-    return planner.plan_table(value)
-
-
-def speech_endpoints(value, lb_address=None, lb_ports=None, lb_tls=False):
-    _check_plan(value, "speech_endpoints")
+def _endpoints(value, lb_address=None, lb_ports=None, lb_tls=False):
     try:
         return planner.endpoints(value, lb_address=lb_address, lb_ports=lb_ports, lb_tls=bool(lb_tls))
     except (ValueError, TypeError) as exc:
         raise _filter_error(exc)
 
 
-def speech_lb_servers(value, hosts=None):
-    """speech_plan | speechops.speech.speech_lb_servers(hosts) -> [{backend, server, ready_url}] for haproxy_servers."""
-    _check_plan(value, "speech_lb_servers")
-    if hosts is not None and (isinstance(hosts, str) or not hasattr(hosts, "__iter__")):
-        raise AnsibleFilterError("speech_lb_servers: hosts must be a list of inventory host names, got %r" % (hosts,))
+def _table(value):
+    return planner.plan_table(value)
+
+
+def _endpoints_markdown(value, lb_address=None, lb_ports=None, lb_tls=False):
+    return planner.endpoints_markdown(_endpoints(value, lb_address=lb_address, lb_ports=lb_ports, lb_tls=lb_tls))
+
+
+def _lb_servers(value, hosts=None):
+    hosts = _names("lb_servers", "hosts", hosts)
     return planner.lb_servers(value, None if hosts is None else list(hosts))
 
 
-def speech_plan_without(value, services=None, hosts=None):
-    """speech_plan | speechops.speech.speech_plan_without(services, hosts) -> the plan without them."""
-    _check_plan(value, "speech_plan_without")
-    for name, given in (("services", services), ("hosts", hosts)):
-        if given is not None and (isinstance(given, str) or not hasattr(given, "__iter__")):
-            raise AnsibleFilterError("speech_plan_without: %s must be a list of names, got %r" % (name, given))
+def _without(value, services=None, hosts=None):
+    services, hosts = _names("without", "services", services), _names("without", "hosts", hosts)
     return planner.without(value, services or (), hosts or ())
 
 
-def speech_endpoints_markdown(value):
-    if not hasattr(value, "get") or "services" not in value:
-        raise AnsibleFilterError("speech_endpoints_markdown expects the output of speechops.speech.speech_endpoints")
-    return planner.endpoints_markdown(value)
+# view name -> (function, the options it takes)
+VIEWS = {
+    "table": (_table, ()),
+    "endpoints": (_endpoints, ("lb_address", "lb_ports", "lb_tls")),
+    "endpoints_markdown": (_endpoints_markdown, ("lb_address", "lb_ports", "lb_tls")),
+    "lb_servers": (_lb_servers, ("hosts",)),
+    "without": (_without, ("services", "hosts")),
+}
+
+
+def speech_plan_view(value, view, **options):
+    """speech_plan | speechops.speech.speech_plan_view(view, **options) -> what the view derives from the plan."""
+    if view not in VIEWS:
+        raise AnsibleFilterError("%s: view %r is unknown; use one of %s" % (VIEW_FILTER, view, ", ".join(VIEWS)))
+    if not hasattr(value, "get") or "hosts" not in value or "services" not in value:
+        raise AnsibleFilterError("%s expects the output of speechops.speech.plan, got %r" % (VIEW_FILTER, type(value).__name__))
+    function, accepted = VIEWS[view]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise AnsibleFilterError("%s: view %s takes %s, not %s" % (
+            VIEW_FILTER, view, ", ".join(accepted) if accepted else "no option", ", ".join(unknown)))
+    return function(value, **options)
 
 
 class FilterModule:
     def filters(self):
-        return {
-            "plan": plan,
-            "speech_host_inputs": speech_host_inputs,
-            "speech_plan_table": speech_plan_table,
-            "speech_endpoints": speech_endpoints,
-            "speech_endpoints_markdown": speech_endpoints_markdown,
-            "speech_lb_servers": speech_lb_servers,
-            "speech_plan_without": speech_plan_without,
-        }
+        return {"plan": plan, VIEW_FILTER: speech_plan_view}

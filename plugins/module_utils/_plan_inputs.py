@@ -5,7 +5,7 @@
 """The plan's inputs: speech_services and the hosts' inputs, validated into _Service and _Host (private glue of plan.py).
 
 Every bad input raises PlanInputError naming the variable and the fix. host_inputs() builds the hosts'
-inputs from Ansible hostvars (the filter speechops.speech.speech_host_inputs). Stdlib only; Python 3.8.
+inputs from Ansible hostvars (the plan filter's hostvars=hostvars). Stdlib only; Python 3.8.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -387,7 +387,7 @@ def _host_current(raw, where):
 def _parse_host(name, raw, index, services, port_range):
     where = "host %s:" % name
     if not _is_mapping(raw):
-        raise PlanInputError("%s host input must be a mapping (see speechops.speech.speech_host_inputs), got %r" % (where, raw))
+        raise PlanInputError("%s host input must be a mapping (or give the plan filter hostvars=hostvars), got %r" % (where, raw))
     host = _Host()
     host.name = str(name)
     host.index = index
@@ -419,7 +419,7 @@ def parse_hosts(hosts, services, port_range):
         hosts = {}
     if not _is_mapping(hosts):
         raise PlanInputError("the plan's hosts must be a mapping of inventory_hostname to host input "
-                             "(build it with speechops.speech.speech_host_inputs), got %r" % (hosts,))
+                             "(or give the plan filter the host names and hostvars=hostvars), got %r" % (hosts,))
     names = sorted(str(name) for name in hosts.keys())
     return [_parse_host(name, hosts[name], index, services, port_range) for index, name in enumerate(names)]
 
@@ -456,7 +456,7 @@ def host_inputs(hostvars, hosts):
     speech_host.ports_in_use.
     """
     if not _is_list(hosts):
-        raise PlanInputError("speech_host_inputs needs a list of inventory host names (e.g. groups['speech_hosts']), got %r" % (hosts,))
+        raise PlanInputError("the plan filter with hostvars needs a list of inventory host names (e.g. groups['speech_hosts']), got %r" % (hosts,))
     inputs = {}
     for name in hosts:
         variables = hostvars[name]

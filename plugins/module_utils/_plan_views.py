@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Views of a finished plan: the text table, the endpoints catalog and its Markdown, the load balancers'
-servers, and the plan without some services or hosts (private glue of plan.py; the plan filters call them).
+servers, and the plan without some services or hosts (private glue of plan.py; the filter speech_plan_view calls them).
 
 Pure functions over the plan's output; stdlib only; Python 3.8.
 """

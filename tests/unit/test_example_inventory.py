@@ -26,7 +26,6 @@ from ansible.parsing.vault import AnsibleVaultError, VaultLib, VaultSecret
 from ansible_collections.speechops.speech.plugins.filter.plan import plan as plan_filter
 from ansible_collections.speechops.speech.plugins.filter.preflight import speech_fleet_check, speech_preflight
 from ansible_collections.speechops.speech.plugins.module_utils import catalog
-from ansible_collections.speechops.speech.plugins.module_utils import plan as planner
 
 REPO = Path(__file__).resolve().parents[2]
 INVENTORY = REPO / "inventories" / "example"
@@ -202,7 +201,7 @@ def test_site_yml_passes_the_syntax_check_with_the_example():
 def plan_for(fleet, hostvars, hosts):
     """speech_services placed exactly as playbooks/tasks/plan.yml does, on hosts that report HOST_FACTS."""
     with_facts = dict((host, dict(hostvars[host], speech_host=dict(HOST_FACTS))) for host in hosts)
-    return plan_filter(fleet["speech_services"], planner.host_inputs(with_facts, hosts),
+    return plan_filter(fleet["speech_services"], hosts, hostvars=with_facts,
                        port_base=fleet.get("speech_port_base"), port_max=fleet.get("speech_port_max"),
                        strategy=fleet.get("speech_placement_strategy"), rebalance=fleet.get("speech_rebalance"),
                        max_moves=fleet.get("speech_max_moves"), registry=fleet.get("speech_registry"),

@@ -17,11 +17,11 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.speechops.speech.plugins.filter import plan as plan_filter
+from ansible_collections.speechops.speech.plugins.module_utils import plan as planner
 
 FILTER_DIR = Path(plan_filter.__file__).resolve().parent
 COLLECTIONS_DIR = Path(__file__).resolve().parents[3].parent / "collections"
-FILTER_NAMES = ("plan", "speech_host_inputs", "speech_plan_table", "speech_endpoints", "speech_endpoints_markdown",
-                "speech_lb_servers", "speech_plan_without")
+FILTER_NAMES = ("plan", "speech_plan_view")
 SERVICES = [{"name": "lid", "kind": "language-detection", "replicas": 2}]
 HOSTVARS = {
     "h1": {"speech_host": {"vcpus_usable": 8.0, "memory_usable_mb": 16384, "avx2": True}, "ansible_host": "10.0.0.1"},
@@ -46,15 +46,16 @@ def test_every_filter_has_sidecar_docs_naming_it(name):
 
 
 def test_plan_through_the_filters_end_to_end():
-    hosts = filters()["speech_host_inputs"](["h1", "h2"], HOSTVARS)
-    plan = filters()["plan"](SERVICES, hosts, port_base=5200)
+    plan = filters()["plan"](SERVICES, ["h1", "h2"], hostvars=HOSTVARS, port_base=5200)
     assert sorted(backend["host"] for backend in plan["services"]["lid"]["backends"]) == ["h1", "h2"]
     assert all(backend["port"] == 5200 for backend in plan["services"]["lid"]["backends"])
-    table = filters()["speech_plan_table"](plan)
+    table = filters()["speech_plan_view"](plan, "table")
     assert "speech-lid-1" in table and "speech-lid-2" in table
-    catalog = filters()["speech_endpoints"](plan, "lb.example", {"lid": 8003})
+    catalog = filters()["speech_plan_view"](plan, "endpoints", lb_address="lb.example", lb_ports={"lid": 8003})
     assert catalog["services"]["lid"]["url"].endswith("://lb.example:8003")
-    assert "10.0.0.1:5200" in filters()["speech_endpoints_markdown"](catalog)
+    markdown = filters()["speech_plan_view"](plan, "endpoints_markdown", lb_address="lb.example", lb_ports={"lid": 8003})
+    assert "10.0.0.1:5200" in markdown
+    assert markdown == planner.endpoints_markdown(catalog)
 
 
 def test_infeasible_plan_raises_a_filter_error_with_the_report():
@@ -74,20 +75,51 @@ def test_bad_input_raises_a_filter_error_naming_the_variable():
 @pytest.mark.parametrize("lb_ports, message", [(["lid"], "must map service names to frontend ports"),
                                                ({"lid": "http"}, "the load balancer port of lid must be an integer >= 1")])
 def test_endpoints_filter_names_bad_load_balancer_ports(lb_ports, message):
-    plan = filters()["plan"](SERVICES, filters()["speech_host_inputs"](["h1", "h2"], HOSTVARS))
+    plan = filters()["plan"](SERVICES, ["h1", "h2"], hostvars=HOSTVARS)
     with pytest.raises(AnsibleFilterError, match=message):
-        filters()["speech_endpoints"](plan, "lb.example", lb_ports)
+        filters()["speech_plan_view"](plan, "endpoints", lb_address="lb.example", lb_ports=lb_ports)
 
 
-def test_host_inputs_filter_names_a_host_without_facts():
+def test_plan_with_hostvars_names_a_host_without_facts():
     with pytest.raises(AnsibleFilterError, match="host h3: the speech_host fact is missing"):
-        filters()["speech_host_inputs"](["h3"], {"h3": {}})
+        filters()["plan"](SERVICES, ["h3"], hostvars={"h3": {}})
 
 
-@pytest.mark.parametrize("name", ("speech_plan_table", "speech_endpoints", "speech_endpoints_markdown"))
-def test_report_filters_reject_something_that_is_not_a_plan(name):
+def test_plan_with_hostvars_plans_as_on_the_hosts_input():
+    assert filters()["plan"](SERVICES, ["h1", "h2"], hostvars=HOSTVARS) == \
+        filters()["plan"](SERVICES, planner.host_inputs(HOSTVARS, ["h1", "h2"]))
+
+
+@pytest.mark.parametrize("view", ("table", "endpoints", "endpoints_markdown", "lb_servers", "without"))
+def test_report_filters_reject_something_that_is_not_a_plan(view):
     with pytest.raises(AnsibleFilterError, match="expects the output of speechops.speech"):
-        filters()[name](["not", "a", "plan"])
+        filters()["speech_plan_view"](["not", "a", "plan"], view)
+
+
+def test_views_give_what_the_planner_gives():
+    plan = filters()["plan"](SERVICES, ["h1", "h2"], hostvars=HOSTVARS)
+    view = filters()["speech_plan_view"]
+    assert view(plan, "table") == planner.plan_table(plan)
+    assert view(plan, "endpoints") == planner.endpoints(plan)
+    assert view(plan, "endpoints", lb_address="lb", lb_tls=True) == planner.endpoints(plan, lb_address="lb", lb_tls=True)
+    assert view(plan, "endpoints_markdown") == planner.endpoints_markdown(planner.endpoints(plan))
+    assert view(plan, "lb_servers") == planner.lb_servers(plan)
+    assert view(plan, "lb_servers", hosts=["h2"]) == planner.lb_servers(plan, ["h2"])
+    assert view(plan, "without", services=["lid"]) == planner.without(plan, ["lid"])
+    assert view(plan, "without", hosts=["h1"]) == planner.without(plan, (), ["h1"])
+
+
+def test_an_unknown_view_or_option_is_named_with_what_there_is():
+    plan = filters()["plan"](SERVICES, ["h1", "h2"], hostvars=HOSTVARS)
+    with pytest.raises(AnsibleFilterError, match="view 'servers' is unknown; use one of table, endpoints, endpoints_markdown, "
+                                                 "lb_servers, without"):
+        filters()["speech_plan_view"](plan, "servers")
+    with pytest.raises(AnsibleFilterError, match="view table takes no option, not hosts"):
+        filters()["speech_plan_view"](plan, "table", hosts=["h1"])
+    with pytest.raises(AnsibleFilterError, match="view lb_servers takes hosts, not services"):
+        filters()["speech_plan_view"](plan, "lb_servers", services=["lid"])
+    with pytest.raises(AnsibleFilterError, match="view without: hosts must be a list of names"):
+        filters()["speech_plan_view"](plan, "without", hosts="h1")
 
 
 def test_the_filters_run_in_a_real_ansible_play(tmp_path):
@@ -118,9 +150,9 @@ PLAY = """
     speech_services: %s
   tasks:
     - ansible.builtin.set_fact:
-        speech_plan: "{{ speech_services | speechops.speech.plan(['h1', 'h2'] | speechops.speech.speech_host_inputs(hostvars)) }}"
+        speech_plan: "{{ speech_services | speechops.speech.plan(['h1', 'h2'], hostvars=hostvars) }}"
     - ansible.builtin.debug:
-        msg: "{{ speech_plan | speechops.speech.speech_plan_table }}"
+        msg: "{{ speech_plan | speechops.speech.speech_plan_view('table') }}"
     - ansible.builtin.debug:
-        msg: "{{ speech_plan | speechops.speech.speech_endpoints | speechops.speech.speech_endpoints_markdown }}"
+        msg: "{{ speech_plan | speechops.speech.speech_plan_view('endpoints_markdown') }}"
 """
