@@ -9,19 +9,39 @@ from pathlib import Path
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.speechops.speech.plugins.filter.health import FilterModule, speech_heal_decisions, speech_health_records
+from ansible_collections.speechops.speech.plugins.filter.health import FilterModule, speech_health
 
 FILTER_DIR = Path(__file__).resolve().parents[4] / "plugins" / "filter"
 SMOKE_NONE = {"test": "none", "ok": None}
 VALID = {"api_status": "Valid", "status_words": "ok: the ApiKey is valid", "smoke": SMOKE_NONE}
 
 
+def health_records(verdicts, host, expect_status):
+    return speech_health(verdicts, host, "records", expect_status=expect_status)
+
+
+def heal_decisions(verdicts, host, billing=None, not_running=()):
+    return speech_health(verdicts, host, "decisions", billing=billing, not_running=not_running)
+
+
 def test_the_filter_is_documented():
+    assert FilterModule().filters() == {"speech_health": speech_health}
     assert all((FILTER_DIR / f"{name}.yml").is_file() for name in FilterModule().filters())
 
 
+@pytest.mark.parametrize("view, options, message", [
+    ("summary", {}, "speech_health: view 'summary' is unknown; use one of records, decisions"),
+    ("records", {}, "speech_health: view records needs expect_status"),
+    ("records", {"expect_status": ["Valid"], "billing": None}, "speech_health: view records takes expect_status, not billing"),
+    ("decisions", {"expect_status": ["Valid"]}, "speech_health: view decisions takes billing, not_running, not expect_status"),
+])
+def test_an_unknown_view_or_option_is_named(view, options, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        speech_health([], "h", view, **options)
+
+
 def test_a_valid_container_is_healthy_and_its_line_gives_the_status_in_words():
-    [record] = speech_health_records([[{"name": "speech-stt-1"}, VALID]], "host1", ["Valid"])
+    [record] = health_records([[{"name": "speech-stt-1"}, VALID]], "host1", ["Valid"])
     assert record == {"host": "host1", "container": "speech-stt-1", "key": "host1/speech-stt-1", "healthy": True,
                       "api_status": "Valid", "line": "host1: speech-stt-1: ok: the ApiKey is valid"}
 
@@ -34,21 +54,21 @@ def test_a_valid_container_is_healthy_and_its_line_gives_the_status_in_words():
     ({"api_status": None, "smoke": SMOKE_NONE}, False, ""),
 ])
 def test_healthy_needs_an_expected_status_and_no_failed_smoke_test(verdict, healthy, why):
-    [record] = speech_health_records([[{"name": "c"}, verdict]], "h", ["Valid"])
+    [record] = health_records([[{"name": "c"}, verdict]], "h", ["Valid"])
     assert (record["healthy"], record["line"]) == (healthy, "h: c: " + why)
 
 
 def test_expect_status_decides_and_the_order_is_kept():
     verdicts = [[{"name": "a"}, dict(VALID, api_status="OutOfQuota")], [{"name": "b"}, VALID]]
-    assert [r["healthy"] for r in speech_health_records(verdicts, "h", ["Valid", "OutOfQuota"])] == [True, True]
-    assert [(r["container"], r["healthy"]) for r in speech_health_records(verdicts, "h", ["Valid"])] == [("a", False), ("b", True)]
-    assert speech_health_records([], "h", ["Valid"]) == []
+    assert [r["healthy"] for r in health_records(verdicts, "h", ["Valid", "OutOfQuota"])] == [True, True]
+    assert [(r["container"], r["healthy"]) for r in health_records(verdicts, "h", ["Valid"])] == [("a", False), ("b", True)]
+    assert health_records([], "h", ["Valid"]) == []
 
 
 @pytest.mark.parametrize("verdicts", ["text", [[{"name": "a"}]], [[{"no": "name"}, VALID]], [["a", VALID]]])
 def test_bad_input_is_refused(verdicts):
-    with pytest.raises(AnsibleFilterError, match="speech_health_records"):
-        speech_health_records(verdicts, "h", ["Valid"])
+    with pytest.raises(AnsibleFilterError, match="speech_health: view records"):
+        health_records(verdicts, "h", ["Valid"])
 
 
 GAVE_UP = {"ready": False, "api_status": "CouldNotConnect", "status_words": "the container cannot reach the Billing endpoint",
@@ -58,11 +78,11 @@ UNREACHABLE = {"endpoint": "http://billing:5001/", "reachable": False, "answer":
 
 
 def test_a_ready_container_needs_no_decision():
-    assert speech_heal_decisions([[{"name": "c"}, dict(VALID, ready=True)]], "h", REACHABLE) == []
+    assert heal_decisions([[{"name": "c"}, dict(VALID, ready=True)]], "h", REACHABLE) == []
 
 
 def test_a_container_that_gave_up_on_billing_is_restarted_once_the_host_reaches_the_endpoint_again():
-    [decision] = speech_heal_decisions([[{"name": "speech-stt-1"}, GAVE_UP]], "h1", REACHABLE)
+    [decision] = heal_decisions([[{"name": "speech-stt-1"}, GAVE_UP]], "h1", REACHABLE)
     assert (decision["key"], decision["heal"], decision["healthy"], decision["api_status"]) == \
         ("h1/speech-stt-1", True, False, "CouldNotConnect")
     assert decision["reason"].startswith("stopped serving: it could not reach its billing endpoint (/ready answered HTTP 503: ")
@@ -76,7 +96,7 @@ def test_a_container_that_gave_up_on_billing_is_restarted_once_the_host_reaches_
     (None, "the billing endpoint could not be checked from this host"),
 ])
 def test_a_container_that_gave_up_on_billing_is_left_while_the_endpoint_does_not_answer(billing, why):
-    [decision] = speech_heal_decisions([[{"name": "c"}, dict(GAVE_UP, api_status="BillingEndpointBusy")]], "h", billing)
+    [decision] = heal_decisions([[{"name": "c"}, dict(GAVE_UP, api_status="BillingEndpointBusy")]], "h", billing)
     assert decision["heal"] is False
     assert why in decision["reason"] and "a later run restarts it once the endpoint answers" in decision["reason"]
     assert decision["line"].startswith("h: c: not restarted: it stopped serving because it cannot reach its billing endpoint")
@@ -84,7 +104,7 @@ def test_a_container_that_gave_up_on_billing_is_left_while_the_endpoint_does_not
 
 def test_a_key_problem_is_not_restarted():
     verdict = dict(GAVE_UP, api_status="Invalid", status_words="the ApiKey is not valid")
-    [decision] = speech_heal_decisions([[{"name": "c"}, verdict]], "h", REACHABLE)
+    [decision] = heal_decisions([[{"name": "c"}, verdict]], "h", REACHABLE)
     assert decision["heal"] is False and decision["reason"].endswith("/status: the ApiKey is not valid")
     assert "a restart does not fix that" in decision["reason"]
 
@@ -95,12 +115,12 @@ def test_a_key_problem_is_not_restarted():
 ])
 def test_a_container_that_does_not_answer_ready_for_another_reason_is_restarted(answer, words):
     verdict = {"ready": False, "api_status": None, "ready_answer": answer}
-    [decision] = speech_heal_decisions([[{"name": "c"}, verdict]], "h", None)
+    [decision] = heal_decisions([[{"name": "c"}, verdict]], "h", None)
     assert (decision["heal"], decision["reason"]) == (True, "stopped serving: /ready answered " + words)
 
 
 def test_containers_not_running_are_restarted_after_the_probed_ones():
-    decisions = speech_heal_decisions([[{"name": "a"}, GAVE_UP]], "h", REACHABLE, not_running=["b"])
+    decisions = heal_decisions([[{"name": "a"}, GAVE_UP]], "h", REACHABLE, not_running=["b"])
     assert [(d["container"], d["heal"]) for d in decisions] == [("a", True), ("b", True)]
     assert decisions[1]["reason"] == "stopped serving: the container was not running"
 
@@ -112,4 +132,4 @@ def test_containers_not_running_are_restarted_after_the_probed_ones():
 ])
 def test_heal_decisions_reject_bad_input(verdicts, billing, message):
     with pytest.raises(AnsibleFilterError, match=message):
-        speech_heal_decisions(verdicts, "h", billing)
+        heal_decisions(verdicts, "h", billing)
