@@ -1,5 +1,6 @@
 """The emulator as a process: start-up rules, common endpoints, REST text-to-speech."""
 import struct
+import time
 
 import pytest
 
@@ -100,6 +101,17 @@ def test_rest_synthesis_returns_audio_in_the_requested_format(tts, fmt, rate, he
     assert 1.0 < duration < 4.0  # real speech, not a stub tone
     if fmt.endswith("pcm"):
         assert max(abs(s) for s in struct.unpack(f"<{(len(body) - 44) // 2}h", body[44:44 + (len(body) - 44) // 2 * 2])) > 3000
+
+
+def test_synthesis_holds_its_engine_slot_for_the_synthesis_time(start_emulator, stub):
+    slow = start_emulator("neural-text-to-speech", "Eula=accept", f"Billing={stub.url}", f"ApiKey={TEST_KEY}",
+                          "Emulator:SynthesisSeconds=0.4", voice="en-US-AriaNeural")
+    started = time.monotonic()
+    status, _headers, body = http("POST", slow.url + "/cognitiveservices/v1",
+                                  SSML.format(voice="en-US-AriaNeural", text="hello").encode(),
+                                  {"Content-Type": "application/ssml+xml", "X-Microsoft-OutputFormat": "riff-16khz-16bit-mono-pcm"})
+    assert status == 200 and body[:4] == b"RIFF"
+    assert time.monotonic() - started >= 0.4
 
 
 def test_rest_synthesis_also_on_the_short_path(tts):

@@ -80,6 +80,8 @@ class Emulator:
         self.warmup_seconds = settings.number("Emulator:WarmupSeconds", 3)
         self.engine = engine.EngineSlots(engine.slots_for(self.kind, settings))
         self.decoder_wait = settings.number("Emulator:DecoderWaitSeconds", 5)
+        # a real neural voice takes a while per synthesis; 0 (the default) answers at once
+        self.synthesis_seconds = settings.number("Emulator:SynthesisSeconds", 0)
         self.ready = False
         self.phrase_table = recognition.PhraseTable()
         self.phrases = {}
@@ -275,7 +277,10 @@ class Emulator:
             self.usage_log.record(meter, quantity)
 
     async def synthesize_pcm(self, ssml, rate):
+        """Called with an engine slot held: the slot stays busy for Emulator:SynthesisSeconds as well."""
         pcm, text = await synthesis.synthesize(ssml, self.voice, rate)
+        if self.synthesis_seconds > 0:
+            await asyncio.sleep(self.synthesis_seconds)
         self.record_usage("Characters", len(text))
         return pcm
 
