@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: every suite, in three lanes that run side by side, each writing its log to tests/output/lane-*.log:
-#   static   lint, ansible-test sanity, unit tests (no Docker)
-#   fleet    the emulator, load generator and sandbox tests, then the Molecule scenarios preflight and default
+#   static   lint, ansible-test sanity, unit tests (no Docker), then the Molecule scenario preflight
+#   fleet    the emulator, load generator and sandbox tests, then the Molecule scenario default
 #   rollout  the Molecule scenario rollout (the longest; most of its time is spent in health gates and drains)
 # The fleet lanes share one test sandbox (network, registry, billing stub), which is brought up first and removed at
 # the end, even on failure. A lane stops at its first failing suite; the others run to their end.
@@ -21,12 +21,19 @@ export SANDBOX_PREFIX=speechops-test SANDBOX_SUBNET=172.31.214.0/24 REGISTRY_LOC
 export ANSIBLE_VAULT_PASSWORD_FILE="$SANDBOX_STATE/vault-password"
 
 static_lane() {
-  make --no-print-directory lint sanity unit
+  make --no-print-directory lint sanity unit || return
+  if needs_sandbox; then
+    # the Molecule scenario preflight, once the test sandbox is up (long before these checks end)
+    while [ ! -e "$OUT/.sandbox-up" ]; do
+      [ -e "$OUT/.sandbox-failed" ] && return 1
+      sleep 2
+    done
+    molecule test -s preflight
+  fi
 }
 
 fleet_lane() {
   python -m pytest --junitxml="$OUT/junit-integration.xml" tests/emulator tests/loadgen tests/sandbox &&
-    molecule test -s preflight &&
     molecule test -s default
 }
 
@@ -52,7 +59,7 @@ run_lane() {
   return "$rc"
 }
 
-rm -f "$OUT"/lane-*.log "$OUT"/lane-*.result
+rm -f "$OUT"/lane-*.log "$OUT"/lane-*.result "$OUT/.sandbox-up" "$OUT/.sandbox-failed"
 pids=()
 if needs_sandbox; then
   trap 'bash sandbox/sandbox.sh down >/dev/null 2>&1' EXIT
@@ -67,11 +74,13 @@ for lane in "${LANES[@]}"; do
 done
 if needs_sandbox; then
   if ! bash sandbox/sandbox.sh up >"$OUT/sandbox-up.log" 2>&1; then
+    touch "$OUT/.sandbox-failed"
     tail -n 40 "$OUT/sandbox-up.log"
     echo "test: the test sandbox did not come up (tests/output/sandbox-up.log)"
     wait
     exit 1
   fi
+  touch "$OUT/.sandbox-up"
   for lane in "${LANES[@]}"; do
     [ "$lane" = static ] && continue
     echo "test: lane $lane started ($(elapsed) s)"
