@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, speechops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters speech_container_spec, speech_config_files and speech_env_file. Docs: their .yml files; logic: module_utils/container_spec.py."""
+"""Filters speech_container_spec and speech_config_files. Docs: their .yml files; logic: module_utils/container_spec.py."""
 
 from __future__ import annotations
 
@@ -28,29 +28,25 @@ def speech_container_spec(container, **options):
 
 
 def speech_config_files(specs, secrets, config_dir="/etc/speechops", data_dir="/var/lib/speechops"):
-    """run specs | speechops.speech.speech_config_files(secrets, config_dir, data_dir) -> the config_files module's arguments."""
+    """run specs | speechops.speech.speech_config_files(secrets, config_dir, data_dir) -> the config_files module's arguments;
+    one-shot runs ({name, env}) | speechops.speech.speech_config_files(secrets, config_dir) -> those of their env files."""
     if not isinstance(specs, list) or not all(isinstance(spec, Mapping) for spec in specs):
-        raise AnsibleFilterError("speech_config_files expects a list of run specs (from speech_container_spec)")
+        raise AnsibleFilterError("speech_config_files expects a list of run specs (from speech_container_spec) or of one-shot runs ({name, env})")
     if not isinstance(secrets, Mapping):
         raise AnsibleFilterError("speech_config_files expects the secrets as a mapping of setting name to value")
+    plain_secrets = dict((name, value) for name, value in secrets.items())
+    one_shot = [spec for spec in specs if "env_file" not in spec]
     try:
-        return container_spec.config_files([dict(spec) for spec in specs], config_dir, data_dir,
-                                           dict((name, value) for name, value in secrets.items()))
+        if specs and len(one_shot) == len(specs):
+            return container_spec.one_shot_files([dict(run) for run in specs], config_dir, plain_secrets)
+        if one_shot:
+            raise container_spec.SpecError("give either run specs (from speech_container_spec) or one-shot runs ({{name, env}}), "
+                                           "not both: {0} has no env_file".format(one_shot[0].get("name")))
+        return container_spec.config_files([dict(spec) for spec in specs], config_dir, data_dir, plain_secrets)
     except container_spec.SpecError as exc:
         raise AnsibleFilterError("speech_config_files: {0}".format(exc)) from None
 
 
-def speech_env_file(spec, secrets):
-    """run spec (or {name, env, secret_settings}) | speechops.speech.speech_env_file(secrets) -> the env file's content."""
-    if not isinstance(spec, Mapping) or not isinstance(secrets, Mapping):
-        raise AnsibleFilterError("speech_env_file expects a run spec and the secrets as mappings")
-    try:
-        return container_spec.env_file_content(dict(spec), dict((name, value) for name, value in secrets.items()))
-    except (container_spec.SpecError, KeyError) as exc:
-        raise AnsibleFilterError("speech_env_file: {0}".format(exc)) from None
-
-
 class FilterModule:
     def filters(self):
-        return {"speech_container_spec": speech_container_spec, "speech_config_files": speech_config_files,
-                "speech_env_file": speech_env_file}
+        return {"speech_container_spec": speech_container_spec, "speech_config_files": speech_config_files}

@@ -6,9 +6,9 @@
 
 Pure functions; stdlib only; Python 3.8+. The filter speechops.speech.speech_container_spec wraps
 run_spec(). A run spec holds no secret: it names which secret settings the env file must carry
-(secret_settings). Only config_files() (the filter speechops.speech.speech_config_files) puts their
-values into the env files' content, and the role passes that straight to the config_files module. Each
-file it describes declares every name of SECRET_SETTINGS (the module's secrets option), so the module's
+(secret_settings). Only config_files() and one_shot_files() (the filter speechops.speech.speech_config_files)
+put their values into the env files' content, and the roles pass that straight to the config_files module. Each
+file they describe declares every name of SECRET_SETTINGS (the module's secrets option), so the module's
 diff (--check --diff) masks their values, and any URL's user:password, before and after.
 """
 
@@ -262,4 +262,25 @@ def config_files(specs, config_root, data_root, secrets):
         # holds no secret; declared all the same, should a value ever be copied into a setting
         files.append({"path": spec["description_file"], "owner": "root", "group": "root", "mode": "0644",
                       "content": description_content(spec), "secrets": list(SECRET_SETTINGS)})
+    return {"directories": directories, "files": files}
+
+
+# The secret settings of a one-shot run (roles/speech_jobs: licence download, base models, diagnostics).
+ONE_SHOT_SECRET_SETTINGS = (SECRET_API_KEY,)
+
+
+def one_shot_files(runs, config_root, secrets):
+    """What the config_files module writes for one-shot runs of an image ({name, env}; other keys, such as image and
+    mounts, are not read): the root-only config root, and per run a root-only folder <config_root>/<name> and its env
+    file (0600) with the run's env and the ApiKey, declaring SECRET_SETTINGS as its secrets."""
+    directories = [{"path": config_root, "mode": "0700"}]
+    files = []
+    for index, run in enumerate(runs):
+        if not isinstance(run.get("name"), str) or not run["name"] or "/" in run["name"] or not isinstance(run.get("env"), dict):
+            raise SpecError("one-shot run {0} needs a name (a folder name) and env (a mapping of setting to value)".format(index))
+        folder = config_root + "/" + run["name"]
+        spec = {"name": run["name"], "env": run["env"], "secret_settings": list(ONE_SHOT_SECRET_SETTINGS)}
+        directories.append({"path": folder, "mode": "0700"})
+        files.append({"path": folder + "/" + ENV_FILE_NAME, "mode": "0600", "content": env_file_content(spec, secrets),
+                      "secrets": list(SECRET_SETTINGS)})
     return {"directories": directories, "files": files}

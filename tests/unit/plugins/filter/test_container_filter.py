@@ -13,19 +13,19 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.speechops.speech.plugins.filter import container as container_filter
-from ansible_collections.speechops.speech.plugins.filter.container import FilterModule, speech_config_files, speech_container_spec, speech_env_file
+from ansible_collections.speechops.speech.plugins.filter.container import FilterModule, speech_config_files, speech_container_spec
+from ansible_collections.speechops.speech.plugins.module_utils.container_spec import SECRET_SETTINGS, env_file_content
 
 CONTAINER = {"name": "speech-lid-1", "service": "lid", "kind": "language-detection", "image": "r/lid:1", "host_port": 5100,
              "container_port": 5003, "cpus": 1.0, "memory_mb": 1024, "settings": {}, "labels": {"speechops.managed": "true"}}
 
 
 def test_filters_are_exposed_and_documented():
-    assert FilterModule().filters() == {"speech_container_spec": speech_container_spec, "speech_config_files": speech_config_files,
-                                        "speech_env_file": speech_env_file}
+    assert FilterModule().filters() == {"speech_container_spec": speech_container_spec, "speech_config_files": speech_config_files}
     docs = yaml.safe_load((Path(container_filter.__file__).parent / "speech_container_spec.yml").read_text())
     assert docs["DOCUMENTATION"]["name"] == "speech_container_spec"
     assert set(docs["DOCUMENTATION"]["options"]) >= {"_input", "billing_endpoint", "http_proxy", "disconnected", "license_dir"}
-    for name in ("speech_config_files", "speech_env_file"):
+    for name in ("speech_config_files",):
         docs = yaml.safe_load((Path(container_filter.__file__).parent / (name + ".yml")).read_text())
         assert docs["DOCUMENTATION"]["name"] == name and "secrets" in docs["DOCUMENTATION"]["options"]
 
@@ -35,12 +35,51 @@ def test_config_files_and_env_file_carry_the_secret_only_in_the_env_content():
     result = speech_config_files([spec], {"ApiKey": "k" * 32, "HTTP_PROXY_CREDS": ""})
     env = [item for item in result["files"] if item["path"].endswith("/env")]
     assert len(env) == 1 and "ApiKey=" + "k" * 32 in env[0]["content"]
-    assert env[0]["content"] == speech_env_file(spec, {"ApiKey": "k" * 32})
+    assert env[0]["content"] == env_file_content(spec, {"ApiKey": "k" * 32})
     assert "k" * 32 not in repr(result["directories"]) + repr([item for item in result["files"] if item not in env])
     with pytest.raises(AnsibleFilterError, match="ApiKey"):
         speech_config_files([spec], {"ApiKey": ""})
     with pytest.raises(AnsibleFilterError, match="list of run specs"):
         speech_config_files(spec, {"ApiKey": "k"})
+
+
+RUNS = [{"name": "license-speech-to-text", "image": "r/stt:1", "mounts": [{"type": "bind", "source": "/l", "target": "/license"}],
+         "env": {"Eula": "accept", "Billing": "https://x.cognitiveservices.azure.com/", "DownloadLicense": "True"}},
+        {"name": "diagnostics", "image": "r/diagnostic:latest", "env": {"Eula": "accept", "Billing": "https://x/"}}]
+
+
+def test_one_shot_runs_get_a_root_only_folder_and_env_file_each_with_the_key():
+    result = speech_config_files(RUNS, {"ApiKey": "k" * 32, "HTTP_PROXY_CREDS": "unused"}, config_dir="/etc/so")
+    # what roles/speech_jobs/tasks/run_once.yml wrote for each run before, now in one call
+    assert result["directories"] == [{"path": "/etc/so", "mode": "0700"}, {"path": "/etc/so/license-speech-to-text", "mode": "0700"},
+                                     {"path": "/etc/so/diagnostics", "mode": "0700"}]
+    assert [(item["path"], item["mode"]) for item in result["files"]] == [("/etc/so/license-speech-to-text/env", "0600"),
+                                                                          ("/etc/so/diagnostics/env", "0600")]
+    for run, item in zip(RUNS, result["files"]):
+        assert item["content"] == env_file_content(dict(run, secret_settings=["ApiKey"]), {"ApiKey": "k" * 32})
+        assert item["content"].endswith("\nApiKey=" + "k" * 32 + "\n") and "unused" not in item["content"]
+        assert item["secrets"] == list(SECRET_SETTINGS)
+    assert "/var/lib/speechops" not in repr(result)
+
+
+@pytest.mark.parametrize("specs, secrets, message", [
+    (RUNS, {"ApiKey": ""}, "license-speech-to-text needs ApiKey, which is empty"),
+    ([{"name": "x", "env": {"A": "1\n2"}}], {"ApiKey": "k"}, "a setting holds a line break: A"),
+    ([{"name": "x"}], {"ApiKey": "k"}, "one-shot run 0 needs a name"),
+])
+def test_one_shot_runs_name_what_is_wrong(specs, secrets, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        speech_config_files(specs, secrets)
+
+
+def test_run_specs_and_one_shot_runs_do_not_mix():
+    spec = speech_container_spec(CONTAINER, billing_endpoint="https://x.cognitiveservices.azure.com/")
+    with pytest.raises(AnsibleFilterError, match="either run specs .* or one-shot runs .*, not both: diagnostics has no env_file"):
+        speech_config_files([spec, RUNS[1]], {"ApiKey": "k"})
+
+
+def test_no_run_spec_still_gives_the_configuration_and_data_folders():
+    assert [item["path"] for item in speech_config_files([], {"ApiKey": "k"})["directories"]] == ["/etc/speechops", "/var/lib/speechops"]
 
 
 def test_truthy_secret_flags_become_booleans():
