@@ -2,10 +2,10 @@
 # Copyright: (c) 2026, speechops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters speech_image, speech_image_parse and speech_voice_name.
+"""Filter speech_image.
 
-Documentation lives in the sidecar files speech_image.yml, speech_image_parse.yml and speech_voice_name.yml.
-The logic lives in module_utils/image_ref.py so unit tests reach it without Ansible.
+Documentation lives in the sidecar file speech_image.yml. The logic lives in module_utils/image_ref.py so unit tests
+reach it without Ansible.
 """
 
 from __future__ import annotations
@@ -17,18 +17,11 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.utils.display import Display
 
 from ansible_collections.speechops.speech.plugins.module_utils import catalog
-from ansible_collections.speechops.speech.plugins.module_utils.image_ref import (
-    ImageRefError,
-    parse_image_reference,
-    resolve_image,
-    ssml_voice_name,
-    tag_voice_name,
-)
+from ansible_collections.speechops.speech.plugins.module_utils.image_ref import ImageRefError, resolve_image
 
 display = Display()
 
 SERVICE_FIELDS = ("kind", "version", "locale", "voice", "registry", "preview")
-VOICE_FORMS = ("ssml", "tag")
 
 
 def _service_fields(service, overrides):
@@ -81,27 +74,6 @@ def speech_image(service, version=None, locale=None, voice=None, registry=None, 
     return resolved if _flag("details", details) else resolved["image"]
 
 
-def speech_image_parse(image):
-    try:
-        return parse_image_reference(image)
-    except ImageRefError as exc:
-        raise AnsibleFilterError("speech_image_parse: {0}".format(exc)) from exc
-
-
-def speech_voice_name(voice, form="ssml"):
-    converters = {"ssml": ssml_voice_name, "tag": tag_voice_name}
-    if form not in converters:
-        raise AnsibleFilterError("speech_voice_name: form: {0!r} is unknown; use one of {1}".format(form, ", ".join(VOICE_FORMS)))
-    try:
-        return converters[form](voice)
-    except ImageRefError as exc:
-        raise AnsibleFilterError("speech_voice_name: {0}".format(exc)) from exc
-
-
 class FilterModule:
     def filters(self):
-        return {
-            "speech_image": speech_image,
-            "speech_image_parse": speech_image_parse,
-            "speech_voice_name": speech_voice_name,
-        }
+        return {"speech_image": speech_image}

@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, speechops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The speech_image, speech_image_parse and speech_voice_name filters: Ansible errors, service dicts, warnings, docs."""
+"""The speech_image filter: Ansible errors, service dicts, warnings, docs."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.speechops.speech.plugins.filter import image as image_filter
-from ansible_collections.speechops.speech.plugins.filter.image import FilterModule, speech_image, speech_image_parse, speech_voice_name
+from ansible_collections.speechops.speech.plugins.filter.image import FilterModule, speech_image
 
 MCR = "mcr.microsoft.com/azure-cognitive-services/speechservices/"
 FILTER_DIR = Path(image_filter.__file__).resolve().parent
-FILTER_NAMES = ("speech_image", "speech_image_parse", "speech_voice_name")
+FILTER_NAMES = ("speech_image",)
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def shown_warnings(monkeypatch):
     return collected
 
 
-def test_filter_module_exposes_the_three_filters():
+def test_filter_module_exposes_the_filter():
     filters = FilterModule().filters()
     assert sorted(filters) == sorted(FILTER_NAMES)
     assert filters["speech_image"] is speech_image
@@ -115,36 +115,6 @@ def test_retired_kind_shows_a_warning(shown_warnings):
 def test_known_inputs_show_no_warning(shown_warnings):
     speech_image("speech-to-text")
     assert shown_warnings == []
-
-
-def test_speech_image_parse():
-    parsed = speech_image_parse(MCR + "neural-text-to-speech:3.11.0-amd64-zh-cn-xiaochenneural-preview")
-    assert (parsed["kind"], parsed["version"], parsed["ssml_voice"], parsed["preview"]) == ("neural-text-to-speech", "3.11.0", "zh-CN-XiaochenNeural", True)
-
-
-def test_speech_image_parse_error_is_a_filter_error():
-    with pytest.raises(AnsibleFilterError, match="speech_image_parse: image: .*is not a Speech container image"):
-        speech_image_parse("mcr.microsoft.com/azure-cognitive-services/diagnostic")
-
-
-@pytest.mark.parametrize("voice, form, expected", [
-    ("en-us-arianeural", "ssml", "en-US-AriaNeural"),
-    ("en-US-AriaNeural", "tag", "en-us-arianeural"),
-    ("zh-cn-sichuan-yunxineural", "ssml", "zh-CN-sichuan-YunxiNeural"),
-])
-def test_speech_voice_name(voice, form, expected):
-    assert speech_voice_name(voice, form=form) == expected
-
-
-def test_speech_voice_name_defaults_to_ssml():
-    assert speech_voice_name("de-de-katjaneural") == "de-DE-KatjaNeural"
-
-
-def test_speech_voice_name_errors():
-    with pytest.raises(AnsibleFilterError, match="speech_voice_name: form: 'xml' is unknown; use one of ssml, tag"):
-        speech_voice_name("en-us-arianeural", form="xml")
-    with pytest.raises(AnsibleFilterError, match="speech_voice_name: voice: 'Aria' is not a voice name"):
-        speech_voice_name("Aria")
 
 
 @pytest.mark.parametrize("name", FILTER_NAMES)

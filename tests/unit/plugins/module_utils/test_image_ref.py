@@ -395,3 +395,29 @@ def test_neural_build_parse_round_trip(voice, version, preview):
     parsed = parse_image_reference(ref)
     assert (parsed["version"], parsed["voice"], parsed["ssml_voice"]) == (version, voice, ssml_voice_name(voice))
     assert parsed["preview"] is (preview if preview is not None else voice in catalog.NTTS_PREVIEW_VOICES)
+
+
+# Once the filters speech_image_parse and speech_voice_name, which wrapped these functions.
+def test_parse_a_preview_neural_voice_image():
+    parsed = parse_image_reference(MCR + "neural-text-to-speech:3.11.0-amd64-zh-cn-xiaochenneural-preview")
+    assert (parsed["kind"], parsed["version"], parsed["ssml_voice"], parsed["preview"]) == ("neural-text-to-speech", "3.11.0", "zh-CN-XiaochenNeural", True)
+
+
+def test_parse_names_an_image_that_is_not_a_speech_container():
+    with pytest.raises(ImageRefError, match="image: .*is not a Speech container image"):
+        parse_image_reference("mcr.microsoft.com/azure-cognitive-services/diagnostic")
+
+
+@pytest.mark.parametrize("voice, convert, expected", [
+    ("en-us-arianeural", ssml_voice_name, "en-US-AriaNeural"),
+    ("en-US-AriaNeural", tag_voice_name, "en-us-arianeural"),
+    ("zh-cn-sichuan-yunxineural", ssml_voice_name, "zh-CN-sichuan-YunxiNeural"),
+    ("de-de-katjaneural", ssml_voice_name, "de-DE-KatjaNeural"),
+])
+def test_voice_name_forms(voice, convert, expected):
+    assert convert(voice) == expected
+
+
+def test_a_voice_name_error_names_the_voice():
+    with pytest.raises(ImageRefError, match="voice: 'Aria' is not a voice name"):
+        ssml_voice_name("Aria")
