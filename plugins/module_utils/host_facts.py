@@ -648,3 +648,49 @@ def gather_host_facts(root: str = "/", allowed_cpus: Optional[int] = None, data_
     facts.update(disk_facts(data_root or docker_data_root(root)))
     facts["os"] = os_facts(root)
     return facts
+
+
+# ------------------------------------------------------------------------------------ the summary line
+
+MIB_PER_GIB = 1024
+NO_FACTS_SUMMARY = "no speech_host facts (host_facts did not run on it)"
+
+
+def _gib(megabytes: Optional[int]) -> str:
+    return "?" if megabytes is None else "%.1f" % (megabytes / MIB_PER_GIB)
+
+
+def _yes_no(flag) -> str:
+    return "yes" if flag else "NO"
+
+
+def _component(info) -> str:
+    if not info or not info.get("installed"):
+        return "absent"
+    version = info.get("version") or "unknown version"
+    if "running" in info:
+        return "%s (%s)" % (version, "running" if info["running"] else "stopped")
+    return version
+
+
+def _clock(facts) -> str:
+    if facts.get("clock_mhz") is None:
+        return "unknown"
+    return "%dMHz(%s)" % (facts["clock_mhz"], facts.get("clock_source", "?"))
+
+
+def summary(facts) -> str:
+    """The speech_host facts on one line an operator can scan down a 200-host fleet, after the host's name
+    (roles/preflight prints `<inventory name>  <summary>`); NO_FACTS_SUMMARY without facts."""
+    if not facts:
+        return NO_FACTS_SUMMARY
+    return "  ".join([
+        facts.get("architecture") or "?",
+        "avx2=%s" % _yes_no(facts.get("avx2")),
+        "vcpus=%s/%s" % (facts.get("vcpus_usable"), facts.get("vcpus_online")),
+        "clock=%s" % _clock(facts),
+        "mem=%s/%sGiB" % (_gib(facts.get("memory_available_mb")), _gib(facts.get("memory_usable_mb"))),
+        "disk=%sGiB free at %s" % (_gib(facts.get("disk_free_mb")), facts.get("docker_data_root")),
+        "docker=%s" % _component(facts.get("docker")),
+        "gstreamer=%s" % _component(facts.get("gstreamer")),
+    ])

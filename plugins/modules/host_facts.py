@@ -339,6 +339,15 @@ ansible_facts:
           returned: always
           type: str
           sample: 3.11.2
+        summary:
+          description:
+            - These facts on one line an operator can scan down a fleet - architecture, AVX2, usable/online vCPUs, clock,
+              available/usable memory and free disk at the Docker data root (GiB), the Docker engine and GStreamer.
+            - The role C(speechops.speech.preflight) prints it after each host's inventory name.
+          returned: always
+          type: str
+          sample: "x86_64  avx2=yes  vcpus=8.0/8  clock=3000MHz(cpufreq)  mem=14.2/15.5GiB  disk=80.3GiB free at /var/lib/docker  \
+            docker=24.0.7 (running)  gstreamer=1.22.0"
 """
 
 import os
@@ -360,6 +369,7 @@ from ansible_collections.speechops.speech.plugins.module_utils.host_facts import
     parse_image_list,
     parse_rpm_query,
     read_text,
+    summary,
 )
 
 COMMAND_TIMEOUT_SECONDS = 30
@@ -483,6 +493,7 @@ def main():
         python_version=platform.python_version(),
     )
     facts.update(container_facts(inspect_all_containers(module, docker), listening_ports()))
+    facts["summary"] = summary(facts)
     module.exit_json(changed=False, ansible_facts=dict(speech_host=facts))
 
 

@@ -535,3 +535,31 @@ def test_role_packages_cover_every_package_a_role_installs():
                 values = value.values() if isinstance(value, dict) else [value]
                 installed.update(package for group in values for package in group)
     assert installed and installed <= set(hf.ROLE_PACKAGES), sorted(installed - set(hf.ROLE_PACKAGES))
+
+
+# --- the summary line (roles/preflight prints "<inventory name>  <summary>" per host) -----------------------
+
+SUMMARY_FACTS = {
+    "architecture": "x86_64", "avx2": True, "vcpus_usable": 7.5, "vcpus_online": 8, "clock_mhz": 2600, "clock_source": "cpufreq",
+    "memory_available_mb": 14540, "memory_usable_mb": 15872, "disk_free_mb": 82227, "docker_data_root": "/var/lib/docker",
+    "docker": {"installed": True, "version": "24.0.7", "running": True, "enabled": True},
+    "gstreamer": {"installed": True, "version": "1.22.0"},
+}
+
+
+def test_summary_puts_the_facts_an_operator_scans_on_one_line():
+    assert hf.summary(SUMMARY_FACTS) == ("x86_64  avx2=yes  vcpus=7.5/8  clock=2600MHz(cpufreq)  mem=14.2/15.5GiB  "
+                                         "disk=80.3GiB free at /var/lib/docker  docker=24.0.7 (running)  gstreamer=1.22.0")
+
+
+def test_summary_says_what_is_unknown_missing_or_stopped():
+    facts = dict(SUMMARY_FACTS, architecture=None, avx2=False, clock_mhz=None, memory_available_mb=None, disk_free_mb=None,
+                 docker={"installed": True, "version": None, "running": False}, gstreamer={"installed": False, "version": None})
+    assert hf.summary(facts) == ("?  avx2=NO  vcpus=7.5/8  clock=unknown  mem=?/15.5GiB  disk=?GiB free at /var/lib/docker  "
+                                 "docker=unknown version (stopped)  gstreamer=absent")
+    assert "clock=2600MHz(?)" in hf.summary(dict((key, value) for key, value in SUMMARY_FACTS.items() if key != "clock_source"))
+    assert "docker=absent  gstreamer=absent" in hf.summary(dict(SUMMARY_FACTS, docker=None, gstreamer={}))
+
+
+def test_summary_without_facts_says_so():
+    assert hf.summary({}) == hf.summary(None) == "no speech_host facts (host_facts did not run on it)"

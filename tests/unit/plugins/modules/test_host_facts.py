@@ -157,6 +157,10 @@ def test_reports_every_fact_of_the_recorded_host(run_module, tmp_path):
     assert facts["ports_in_use"] == [22, 5101]
     assert isinstance(facts["architecture"], str) and facts["architecture"]
     assert facts["primary_ipv4"] is None or ipaddress.IPv4Address(facts["primary_ipv4"]).version == 4
+    # the one line roles/preflight prints after the host's name, made from these facts
+    assert facts["summary"] == host_facts_utils.summary(dict((key, value) for key, value in facts.items() if key != "summary"))
+    assert facts["summary"].startswith(facts["architecture"] + "  avx2=yes  vcpus=1.5/8  clock=2600MHz(cpuinfo)  mem=")
+    assert facts["summary"].endswith("  docker=20.10.24+dfsg1 (running)  gstreamer=1.22.0")
 
 
 def test_return_documentation_matches_the_result(run_module, tmp_path):
