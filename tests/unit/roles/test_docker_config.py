@@ -65,3 +65,14 @@ def test_a_proxy_and_registry_cas_are_written_with_their_folders():
                           'Environment="NO_PROXY=localhost,10.0.0.0/8"']
     assert files["/etc/docker/certs.d/registry.example.internal/ca.crt"]["content"] == CA.strip() + "\n"
     assert rendered["__docker_restart_paths"] == ["/etc/docker/daemon.json", DROPIN]
+
+
+def test_each_registry_ca_is_one_file_ending_with_one_newline():
+    ca = CA.strip()
+    rendered = render(["__docker_ca_files"], docker_registry_cas=[{"registry": "mirror.example:5443", "ca": ca + "\n\n"},
+                                                                  {"registry": "r2", "ca": "  " + ca}])
+    assert rendered["__docker_ca_files"] == [
+        {"path": "/etc/docker/certs.d/mirror.example:5443/ca.crt", "content": ca + "\n", "mode": "0644"},
+        {"path": "/etc/docker/certs.d/r2/ca.crt", "content": ca + "\n", "mode": "0644"},
+    ]
+    assert render(["__docker_ca_files"])["__docker_ca_files"] == []
