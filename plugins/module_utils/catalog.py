@@ -586,3 +586,10 @@ def needs_model_id(kind):
 def decoder_kinds():
     """The kinds whose concurrency is set by a decoder setting (speech to text and custom speech to text)."""
     return tuple(kind for kind in KINDS if decoder_setting(kind))
+
+
+def synthesis_kinds():
+    """The kinds that synthesize speech from text (neural, standard and custom text to speech): those whose smoke
+    test posts SSML to the synthesis path. A run spec's smoke request needs their voice; the load balancer gives
+    their WebSocket upgrades (the Speech SDK synthesizer's idle connection) a backend of their own."""
+    return tuple(kind for kind in KINDS if smoke_test(kind)[0] == SMOKE_TTS)

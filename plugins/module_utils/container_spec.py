@@ -159,7 +159,7 @@ def _description(container, spec):
     }
 
 
-TEXT_TO_SPEECH_KINDS = (catalog.NEURAL_TEXT_TO_SPEECH, catalog.TEXT_TO_SPEECH, catalog.CUSTOM_TEXT_TO_SPEECH)
+TEXT_TO_SPEECH_KINDS = catalog.synthesis_kinds()
 
 
 def _ssml_voice(container):

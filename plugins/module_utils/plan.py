@@ -49,6 +49,7 @@ import contextlib
 import gc
 import hashlib
 
+from ansible_collections.speechops.speech.plugins.module_utils import catalog
 from ansible_collections.speechops.speech.plugins.module_utils._plan_inputs import (
     BINPACK,
     DEFAULT_LB_PORT_BASE,
@@ -99,6 +100,7 @@ LABEL_REPLICA = LABEL_PREFIX + "replica"
 LABEL_IMAGE = LABEL_PREFIX + "image"
 LABEL_PLAN_HASH = LABEL_PREFIX + "plan_hash"
 LABEL_HOST_PORT = LABEL_PREFIX + "host_port"
+SYNTHESIS_KINDS = catalog.synthesis_kinds()
 
 
 class PlanCapacityError(ValueError):
@@ -222,6 +224,8 @@ def _render_services(services, replicas, lb_ports):
             "kind": service.kind,
             "image": service.image,
             "protocol": service.protocol,
+            # the load balancer gives a synthesis service's WebSocket upgrades a backend of their own
+            "synthesis": service.kind in SYNTHESIS_KINDS,
             "container_port": service.container_port,
             "lb_port": lb_ports[name],
             "replicas": service.replicas,

@@ -322,6 +322,10 @@ def test_decoder_kinds_are_the_speech_to_text_kinds():
     assert catalog.decoder_kinds() == (STT, CSTT)
 
 
+def test_synthesis_kinds_are_the_text_to_speech_kinds():
+    assert catalog.synthesis_kinds() == (NTTS, TTS, CTTS)
+
+
 @pytest.mark.parametrize("function", [catalog.smoke_test, catalog.ready_timeout, catalog.image_disk_mb, catalog.needs_model_id])
 def test_new_lookups_reject_an_unknown_kind(function):
     with pytest.raises(CatalogError, match="'tts' is not a Speech container kind"):

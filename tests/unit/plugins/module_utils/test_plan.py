@@ -789,6 +789,15 @@ def test_heaps_place_exactly_like_scoring_every_host(services, hosts, strategy):
     assert dict((name, host_name) for name, (host_name, _port) in placements(plan).items()) == reference_placement(services, hosts, strategy)
 
 
+def test_services_say_whether_they_synthesize_speech():
+    services = [{"name": "stt", "kind": "speech-to-text", "replicas": 1}, {"name": "lid", "kind": "language-detection", "replicas": 1},
+                {"name": "tts", "kind": "neural-text-to-speech", "voice": "en-us-arianeural", "replicas": 1},
+                {"name": "std", "kind": "text-to-speech", "voice": "en-us-ariarus", "replicas": 1}]
+    plan = build_plan(services, {"h1": host()}, allow_unknown_tags=True)
+    assert {name: service["synthesis"] for name, service in plan["services"].items()} == {
+        "stt": False, "lid": False, "tts": True, "std": True}
+
+
 def test_lb_ports_follow_the_listed_order_and_skip_explicit_ones():
     services = [small("zeta", 1), small("alpha", 1, lb_port=8001), small("mid", 1)]
     plan = build_plan(services, {"h1": host()})
