@@ -17,9 +17,9 @@ description:
   - A file is written only when its content differs, to a temporary file created with the final owner and mode in the
     same folder and then renamed over the old one, so a reader never sees a half-written file and a secret is never
     readable by anyone else, not even for a moment.
-  - The role C(speechops.speech.speech_containers) passes what the filter P(speechops.speech.speech_config_files#filter)
-    returns; the roles C(speechops.speech.docker) and C(speechops.speech.loadbalancer) write their configuration
-    with it.
+  - The roles C(speechops.speech.speech_containers) and C(speechops.speech.speech_jobs) pass what the filter
+    P(speechops.speech.speech_config_files#filter) returns; the roles C(speechops.speech.docker) and
+    C(speechops.speech.loadbalancer) write their configuration with it.
   - In diff mode (C(--diff), check mode too) it returns a diff of every folder and file it changes, writes or
     removes, with no secret value in it; see O(files[].secrets) and O(files[].diff).
 version_added: "0.1.0"
