@@ -3,8 +3,10 @@
 #   static   lint, ansible-test sanity, unit tests (no Docker), then the Molecule scenario preflight
 #   fleet    the emulator, load generator and sandbox tests, then the Molecule scenario default
 #   rollout  the Molecule scenario rollout (the longest; most of its time is spent in health gates and drains)
-# The fleet lanes share one test sandbox (network, registry, billing stub), which is brought up first and removed at
-# the end, even on failure. A lane stops at its first failing suite; the others run to their end.
+# The static and fleet lanes share one test sandbox (network, registry, billing stub); the rollout lane has its own,
+# since the fault suite takes the billing stub down and back, which the rollout fleet must not see. Both are brought
+# up first and removed at the end, even on failure. A lane stops at its first failing suite; the others run to their
+# end.
 #   scripts/test.sh [lane ...]     only these lanes (default: all three)
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,9 +17,15 @@ mkdir -p "$OUT"
 LANES=("$@")
 [ ${#LANES[@]} -gt 0 ] || LANES=(static fleet rollout)
 
-# The tests' own sandbox, so that they never touch the demo fleet (same values as the Makefile's TEST_SANDBOX).
-export SANDBOX_PREFIX=speechops-test SANDBOX_SUBNET=172.31.214.0/24 REGISTRY_LOCAL_PORT=127.0.0.1:5444 \
-       SANDBOX_HOSTS=0 SANDBOX_LBS=0 SANDBOX_BILLING=http://172.31.214.3:5001/ SANDBOX_REQUIRED=1
+# The tests' own sandboxes, so that they never touch the demo fleet (the first as the Makefile's TEST_SANDBOX).
+export SANDBOX_HOSTS=0 SANDBOX_LBS=0 SANDBOX_REQUIRED=1
+TEST_SANDBOX=(SANDBOX_PREFIX=speechops-test SANDBOX_NETWORK=speechops-test-net SANDBOX_SUBNET=172.31.214.0/24
+              REGISTRY_LOCAL_PORT=127.0.0.1:5444 SANDBOX_BILLING=http://172.31.214.3:5001/)
+ROLLOUT_SANDBOX=(SANDBOX_PREFIX=speechops-rtest SANDBOX_NETWORK=speechops-rtest-net SANDBOX_SUBNET=172.31.216.0/24
+                 REGISTRY_LOCAL_PORT=127.0.0.1:5446 SANDBOX_BILLING=http://172.31.216.3:5001/)
+sandboxes() {  # sandboxes up|down: both, one after the other
+  env "${TEST_SANDBOX[@]}" bash sandbox/sandbox.sh "$1" && env "${ROLLOUT_SANDBOX[@]}" bash sandbox/sandbox.sh "$1"
+}
 # only the fleet's playbooks read the sandbox's vault; the unit tests bring their own vault passwords
 VAULT="$SANDBOX_STATE/vault-password"
 
@@ -29,18 +37,18 @@ static_lane() {
       [ -e "$OUT/.sandbox-failed" ] && return 1
       sleep 2
     done
-    ANSIBLE_VAULT_PASSWORD_FILE="$VAULT" molecule test -s preflight
+    env "${TEST_SANDBOX[@]}" ANSIBLE_VAULT_PASSWORD_FILE="$VAULT" molecule test -s preflight
   fi
 }
 
 fleet_lane() {
-  export ANSIBLE_VAULT_PASSWORD_FILE="$VAULT"
+  export "${TEST_SANDBOX[@]}" ANSIBLE_VAULT_PASSWORD_FILE="$VAULT"
   python -m pytest --junitxml="$OUT/junit-integration.xml" tests/emulator tests/loadgen tests/sandbox &&
     molecule test -s default
 }
 
 rollout_lane() {
-  ANSIBLE_VAULT_PASSWORD_FILE="$VAULT" molecule test -s rollout
+  env "${ROLLOUT_SANDBOX[@]}" ANSIBLE_VAULT_PASSWORD_FILE="$VAULT" molecule test -s rollout
 }
 
 needs_sandbox() {
@@ -64,9 +72,9 @@ run_lane() {
 rm -f "$OUT"/lane-*.log "$OUT"/lane-*.result "$OUT/.sandbox-up" "$OUT/.sandbox-failed"
 pids=()
 if needs_sandbox; then
-  trap 'bash sandbox/sandbox.sh down >/dev/null 2>&1' EXIT
+  trap 'sandboxes down >/dev/null 2>&1' EXIT
   # what a killed run left behind is removed first
-  bash sandbox/sandbox.sh down >/dev/null 2>&1
+  sandboxes down >/dev/null 2>&1
 fi
 for lane in "${LANES[@]}"; do
   [ "$lane" = static ] || continue
@@ -75,10 +83,10 @@ for lane in "${LANES[@]}"; do
   pids+=($!)
 done
 if needs_sandbox; then
-  if ! bash sandbox/sandbox.sh up >"$OUT/sandbox-up.log" 2>&1; then
+  if ! sandboxes up >"$OUT/sandbox-up.log" 2>&1; then
     touch "$OUT/.sandbox-failed"
     tail -n 40 "$OUT/sandbox-up.log"
-    echo "test: the test sandbox did not come up (tests/output/sandbox-up.log)"
+    echo "test: the test sandboxes did not come up (tests/output/sandbox-up.log)"
     wait
     exit 1
   fi
