@@ -51,9 +51,10 @@ class Fleet:
     hosts: list = field(default_factory=lambda: [f"speechops-molro-host{i}" for i in (1, 2, 3)])
     lb: str = "speechops-molro-lb1"
 
-    def playbook(self, playbook, *extra_vars, timeout=1200):
-        """ansible-playbook with the scenario's inventory; extra_vars: 'k=v' strings or vars file names in VARS."""
-        args = ["ansible-playbook", "--inventory", self.inventory, "-e", f"speech_artifacts_dir={self.artifacts}"]
+    def playbook(self, playbook, *extra_vars, options=(), timeout=1200):
+        """ansible-playbook with the scenario's inventory; extra_vars: 'k=v' strings or vars files (names in VARS, or
+        paths); options: more command-line options, e.g. ("--check", "--diff")."""
+        args = ["ansible-playbook", "--inventory", self.inventory, "-e", f"speech_artifacts_dir={self.artifacts}", *options]
         for extra in extra_vars:
             args += ["-e", f"@{VARS / extra}" if extra.endswith(".yml") else extra]
         args.append(str(PROJECT / playbook))
