@@ -27,9 +27,10 @@ def speech_container_spec(container, **options):
         raise AnsibleFilterError("speech_container_spec: {0}".format(exc)) from None
 
 
-def speech_config_files(specs, secrets, config_dir="/etc/speechops", data_dir="/var/lib/speechops"):
+def speech_config_files(specs, secrets, config_dir="/etc/speechops", data_dir="/var/lib/speechops", options=None):
     """run specs | speechops.speech.speech_config_files(secrets, config_dir, data_dir) -> the config_files module's arguments;
-    one-shot runs ({name, env}) | speechops.speech.speech_config_files(secrets, config_dir) -> those of their env files."""
+    one-shot runs ({name, env}) | speechops.speech.speech_config_files(secrets, config_dir, options=<the run specs'
+    options, for the outbound proxy>) -> those of their env files."""
     if not isinstance(specs, list) or not all(isinstance(spec, Mapping) for spec in specs):
         raise AnsibleFilterError("speech_config_files expects a list of run specs (from speech_container_spec) or of one-shot runs ({name, env})")
     if not isinstance(secrets, Mapping):
@@ -38,7 +39,8 @@ def speech_config_files(specs, secrets, config_dir="/etc/speechops", data_dir="/
     one_shot = [spec for spec in specs if "env_file" not in spec]
     try:
         if specs and len(one_shot) == len(specs):
-            return container_spec.one_shot_files([dict(run) for run in specs], config_dir, plain_secrets)
+            return container_spec.one_shot_files([dict(run) for run in specs], config_dir, plain_secrets,
+                                                 dict(options) if options else None)
         if one_shot:
             raise container_spec.SpecError("give either run specs (from speech_container_spec) or one-shot runs ({{name, env}}), "
                                            "not both: {0} has no env_file".format(one_shot[0].get("name")))

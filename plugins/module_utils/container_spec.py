@@ -111,6 +111,16 @@ def _mounts(container, options, container_dir):
     return mounts, directories, settings
 
 
+def _proxy_settings(options):
+    """The outbound proxy's settings (HTTP_PROXY, NO_PROXY) and secret setting names (HTTP_PROXY_CREDS), or none."""
+    if not options["http_proxy"]:
+        return {}, []
+    # without NO_PROXY the container sends its own internal gRPC calls to the proxy (contract, issue #112998)
+    no_proxy = catalog.EXTRA_ENVIRONMENT["NO_PROXY"].split(",") + list(options["no_proxy"])
+    settings = {"HTTP_PROXY": options["http_proxy"], "NO_PROXY": ",".join(sorted(set(no_proxy), key=no_proxy.index))}
+    return settings, [SECRET_PROXY_CREDS] if options["http_proxy_creds"] else []
+
+
 def _settings(container, options, mount_settings):
     """Non-secret settings in environment form, sorted; plus the names of the secret ones the env file adds."""
     settings = {"Eula": options["eula"]}
@@ -120,13 +130,9 @@ def _settings(container, options, mount_settings):
         secrets.append(SECRET_API_KEY)
     if options["log_level"]:
         settings["Logging:Console:LogLevel:Default"] = options["log_level"]
-    if options["http_proxy"]:
-        settings["HTTP_PROXY"] = options["http_proxy"]
-        # without NO_PROXY the container sends its own internal gRPC calls to the proxy (contract, issue #112998)
-        no_proxy = catalog.EXTRA_ENVIRONMENT["NO_PROXY"].split(",") + list(options["no_proxy"])
-        settings["NO_PROXY"] = ",".join(sorted(set(no_proxy), key=no_proxy.index))
-        if options["http_proxy_creds"]:
-            secrets.append(SECRET_PROXY_CREDS)
+    proxy_settings, proxy_secrets = _proxy_settings(options)
+    settings.update(proxy_settings)
+    secrets += proxy_secrets
     if options["application_insights"]:
         secrets.append(SECRET_APPLICATION_INSIGHTS)
     planned = container.get("settings") or {}
@@ -269,17 +275,21 @@ def config_files(specs, config_root, data_root, secrets):
 ONE_SHOT_SECRET_SETTINGS = (SECRET_API_KEY,)
 
 
-def one_shot_files(runs, config_root, secrets):
+def one_shot_files(runs, config_root, secrets, options=None):
     """What the config_files module writes for one-shot runs of an image ({name, env}; other keys, such as image and
     mounts, are not read): the root-only config root, and per run a root-only folder <config_root>/<name> and its env
-    file (0600) with the run's env and the ApiKey, declaring SECRET_SETTINGS as its secrets."""
+    file (0600) with the fleet's outbound proxy (options: as run_spec's), the run's env and the ApiKey (and the proxy's
+    credentials), declaring SECRET_SETTINGS as its secrets. Every one-shot run talks to Microsoft's endpoints (licence
+    download, base and display models, diagnostics), so every one goes through the proxy the containers use."""
+    proxy_settings, proxy_secrets = _proxy_settings(_options(options)) if options else ({}, [])
     directories = [{"path": config_root, "mode": "0700"}]
     files = []
     for index, run in enumerate(runs):
         if not isinstance(run.get("name"), str) or not run["name"] or "/" in run["name"] or not isinstance(run.get("env"), dict):
             raise SpecError("one-shot run {0} needs a name (a folder name) and env (a mapping of setting to value)".format(index))
         folder = config_root + "/" + run["name"]
-        spec = {"name": run["name"], "env": run["env"], "secret_settings": list(ONE_SHOT_SECRET_SETTINGS)}
+        env = dict(proxy_settings, **run["env"])
+        spec = {"name": run["name"], "env": env, "secret_settings": list(ONE_SHOT_SECRET_SETTINGS) + proxy_secrets}
         directories.append({"path": folder, "mode": "0700"})
         files.append({"path": folder + "/" + ENV_FILE_NAME, "mode": "0600", "content": env_file_content(spec, secrets),
                       "secrets": list(SECRET_SETTINGS)})

@@ -62,6 +62,28 @@ def test_one_shot_runs_get_a_root_only_folder_and_env_file_each_with_the_key():
     assert "/var/lib/speechops" not in repr(result)
 
 
+PROXY = {"http_proxy": "http://proxy.corp:3128", "http_proxy_creds": True, "no_proxy": ["billing.internal"],
+         "billing_endpoint": "https://x.cognitiveservices.azure.com/"}
+
+
+def test_one_shot_runs_go_through_the_fleets_proxy_with_its_credentials_in_the_env_file():
+    result = speech_config_files(RUNS, {"ApiKey": "k" * 32, "HTTP_PROXY_CREDS": "user:pw"}, options=PROXY)
+    for item in result["files"]:
+        lines = item["content"].splitlines()
+        assert "HTTP_PROXY=http://proxy.corp:3128" in lines
+        # the containers' own internal gRPC must not go to the proxy (contract 4.1)
+        assert "NO_PROXY=localhost,127.0.0.1,billing.internal" in lines
+        assert lines[-2:] == ["ApiKey=" + "k" * 32, "HTTP_PROXY_CREDS=user:pw"]
+    with pytest.raises(AnsibleFilterError, match="needs HTTP_PROXY_CREDS, which is empty"):
+        speech_config_files(RUNS, {"ApiKey": "k"}, options=PROXY)
+
+
+def test_one_shot_runs_without_a_proxy_get_no_proxy_settings():
+    result = speech_config_files(RUNS, {"ApiKey": "k", "HTTP_PROXY_CREDS": "user:pw"},
+                                 options={"billing_endpoint": "https://x/", "http_proxy": None, "http_proxy_creds": False})
+    assert all("PROXY" not in item["content"] for item in result["files"])
+
+
 @pytest.mark.parametrize("specs, secrets, message", [
     (RUNS, {"ApiKey": ""}, "license-speech-to-text needs ApiKey, which is empty"),
     ([{"name": "x", "env": {"A": "1\n2"}}], {"ApiKey": "k"}, "a setting holds a line break: A"),
