@@ -106,7 +106,20 @@ class Emulator:
         return billing_client.BillingClient(
             endpoint, self.settings.get("ApiKey"), self.kind.name, self.version, self.container_id,
             interval=self.settings.number("Emulator:BillingIntervalSeconds", 60),
-            retries=self.settings.number("Emulator:BillingRetries", 10))
+            retries=self.settings.number("Emulator:BillingRetries", 10), proxy=self._billing_proxy(endpoint))
+
+    def _billing_proxy(self, endpoint):
+        try:
+            proxy = billing_client.Proxy.from_settings(self.settings)
+        except billing_client.ProxyError as error:
+            raise StartupError(str(error)) from None
+        if proxy.url is None:
+            return proxy
+        if proxy.bypassed(endpoint):
+            log.info("Billing calls go to '%s' directly: NO_PROXY names it.", endpoint)
+        else:
+            log.info("Billing calls go through the proxy %s.", proxy.describe())
+        return proxy
 
     def _setup_logging(self):
         console = self.settings.get("Logging:Console:LogLevel:Default", "Information").lower()

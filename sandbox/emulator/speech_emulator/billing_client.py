@@ -11,11 +11,17 @@ meter per report, so a report stays small whatever the load. A report the endpoi
 reason other than the key (a 4xx such as 400, 404 or 413) changes neither the key status nor serving:
 its aggregate is merged into the next report, and dropped with a log line after REFUSALS_KEPT refusals
 in a row.
+
+Every call to the endpoint (key checks, reports, licence and model downloads) goes through the proxy of the
+settings HTTP_PROXY (or http_proxy) with HTTP_PROXY_CREDS (user:password, sent as Proxy-Authorization Basic),
+unless NO_PROXY names the endpoint's host (Microsoft Learn, the containers' HTTP proxy setting; NO_PROXY as
+the collection sets it).
 """
 import asyncio
 import datetime
 import logging
 import urllib.parse
+import urllib.request
 import uuid
 
 import aiohttp
@@ -57,6 +63,46 @@ def _utc_now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class ProxyError(ValueError):
+    """A proxy setting that cannot be used: the container refuses to start."""
+
+
+class Proxy:
+    """The forward proxy of the billing calls, or none (url None)."""
+
+    def __init__(self, url=None, credentials=None, no_proxy=""):
+        if url and not valid_endpoint(url):
+            raise ProxyError(f"HTTP_PROXY must be an http(s) URL with a host, got {url!r}.")
+        user, colon, password = (credentials or "").partition(":")
+        if credentials and not (user and colon):
+            raise ProxyError("HTTP_PROXY_CREDS must be user:password.")
+        self.url = url or None
+        self.auth = aiohttp.BasicAuth(user, password) if credentials else None
+        self.no_proxy = no_proxy or ""
+
+    @classmethod
+    def from_settings(cls, settings):
+        """Settings are case-insensitive, so HTTP_PROXY and http_proxy are the same setting."""
+        return cls(settings.get("HTTP_PROXY"), settings.get("HTTP_PROXY_CREDS"), settings.get("NO_PROXY", ""))
+
+    def bypassed(self, url):
+        host_and_port = urllib.parse.urlparse(url).netloc.rpartition("@")[2]
+        return urllib.request.proxy_bypass_environment(host_and_port, {"no": self.no_proxy})
+
+    def request_options(self, url):
+        """aiohttp's proxy options for a call to url: none when there is no proxy or NO_PROXY names its host."""
+        if self.url is None or self.bypassed(url):
+            return {}
+        return {"proxy": self.url, "proxy_auth": self.auth} if self.auth else {"proxy": self.url}
+
+    def describe(self):
+        """For the start-up log: the proxy without any user:password in its URL, and whether credentials are set."""
+        parsed = urllib.parse.urlparse(self.url)
+        shown = parsed._replace(netloc=parsed.netloc.rpartition("@")[2]).geturl()
+        return (f"{shown} ({'with' if self.auth else 'without'} HTTP_PROXY_CREDS"
+                f"{', except for NO_PROXY=' + self.no_proxy if self.no_proxy else ''})")
+
+
 class Usage:
     """Queries metered since the last accepted report: per meter name [summed quantity, count]."""
 
@@ -82,8 +128,9 @@ class Usage:
 
 
 class BillingClient:
-    def __init__(self, endpoint, api_key, kind, version, container_id, interval, retries, timeout=5.0):
+    def __init__(self, endpoint, api_key, kind, version, container_id, interval, retries, timeout=5.0, proxy=None):
         self.base = endpoint.rstrip("/") + "/emulator/v1"
+        self.proxy_options = (proxy or Proxy()).request_options(self.base)
         self.api_key, self.kind, self.version, self.container_id = api_key, kind, version, container_id
         self.interval, self.retries, self.timeout = interval, int(retries), timeout
         self.status, self.failures, self.given_up = "Unknown", 0, False
@@ -130,9 +177,13 @@ class BillingClient:
         UNREACHABLE, or REFUSED (the endpoint answered with a 4xx that says nothing about the key)."""
         headers = {"Ocp-Apim-Subscription-Key": self.api_key}
         try:
-            async with self.session().request(method, self.base + path, headers=headers, **kwargs) as response:
+            async with self.session().request(method, self.base + path, headers=headers, **self.proxy_options,
+                                              **kwargs) as response:
                 if response.status == 429:
                     return "BillingEndpointBusy", None
+                if response.status == 407:
+                    log.warning("The proxy refused the billing call %s %s (407): check HTTP_PROXY_CREDS.", method, path)
+                    return "CouldNotConnect", None
                 if response.status >= 500:
                     return "CouldNotConnect", None
                 try:
@@ -219,7 +270,8 @@ class BillingClient:
         """A GET or POST to the stub for set-up work (licence, models); returns (HTTP status, JSON)."""
         method = "POST" if "json" in kwargs else "GET"
         headers = {"Ocp-Apim-Subscription-Key": self.api_key}
-        async with self.session().request(method, self.base + path, headers=headers, **kwargs) as response:
+        async with self.session().request(method, self.base + path, headers=headers, **self.proxy_options,
+                                          **kwargs) as response:
             try:
                 return response.status, await response.json(content_type=None)
             except ValueError:

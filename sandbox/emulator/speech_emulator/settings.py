@@ -56,7 +56,7 @@ class Settings:
     def redacted(self):
         """The user settings (not the whole environment) with secrets masked, for a debug log line."""
         shown = ("eula", "billing", "apikey", "mounts:", "logging:", "modelid", "basemodellocale", "downloadlicense",
-                 "emulator:", "http_proxy", "https_proxy")
+                 "emulator:", "http_proxy", "https_proxy", "no_proxy")
         return {k: ("***" if any(s in k for s in ("key", "creds", "password", "secret")) else v)
                 for k, v in sorted(self._values.items()) if k.startswith(shown)}
 
