@@ -51,6 +51,7 @@ make_registry_credentials() {
 VAULT_PASSWORD_FILE="$SANDBOX_STATE/vault-password"
 API_KEY_FILE="$SANDBOX_STATE/api-key"
 API_KEY_SECONDARY_FILE="$SANDBOX_STATE/api-key-secondary"
+PROXY_CREDS_FILE="$SANDBOX_STATE/proxy-creds"  # user:password of the outbound proxy a test may start (speech_http_proxy_creds)
 BILLING_ENV_FILE="$SANDBOX_STATE/billing.env"
 BILLING_NAME="${SANDBOX_PREFIX}-billing"
 BILLING_IP="$(subnet_ip 3)"
@@ -77,6 +78,7 @@ make_api_keys() {
   for key in "$API_KEY_FILE" "$API_KEY_SECONDARY_FILE"; do
     [ -s "$key" ] || ( umask 077; printf '%s' "$(openssl rand -hex 16)" >"$key" )
   done
+  [ -s "$PROXY_CREDS_FILE" ] || ( umask 077; printf 'speechops:%s' "$(openssl rand -hex 16)" >"$PROXY_CREDS_FILE" )
   if [ ! -s "$BILLING_ENV_FILE" ] || [ "$BILLING_ENV_FILE" -ot "$API_KEY_SECONDARY_FILE" ]; then
     ( umask 077; printf 'BILLING_STUB_KEYS=%s,%s\n' "$(cat "$API_KEY_FILE")" "$(cat "$API_KEY_SECONDARY_FILE")" >"$BILLING_ENV_FILE" )
   fi
@@ -84,13 +86,15 @@ make_api_keys() {
 
 make_vault() {
   [ -s "$VAULT_PASSWORD_FILE" ] || ( umask 077; openssl rand -hex 32 >"$VAULT_PASSWORD_FILE" )
-  if [ ! -s "$VAULT_FILE" ] || [ "$VAULT_FILE" -ot "$REGISTRY_PASSWORD_FILE" ] || [ "$VAULT_FILE" -ot "$API_KEY_SECONDARY_FILE" ]; then
+  if [ ! -s "$VAULT_FILE" ] || [ "$VAULT_FILE" -ot "$REGISTRY_PASSWORD_FILE" ] || [ "$VAULT_FILE" -ot "$API_KEY_SECONDARY_FILE" ] \
+     || [ "$VAULT_FILE" -ot "$PROXY_CREDS_FILE" ]; then
     log "writing the sandbox vault ($VAULT_FILE)"
     ( umask 077
       { echo "---"
         vault_variable vault_sandbox_registry_password "$REGISTRY_PASSWORD_FILE"
         vault_variable vault_speech_api_key "$API_KEY_FILE"
         vault_variable vault_speech_api_key_secondary "$API_KEY_SECONDARY_FILE"
+        vault_variable vault_sandbox_proxy_creds "$PROXY_CREDS_FILE"
       } >"$VAULT_FILE.tmp" )
     mv "$VAULT_FILE.tmp" "$VAULT_FILE"
   fi

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # `make test`: every suite, in three lanes that run side by side, each writing its log to tests/output/lane-*.log:
-#   static   lint, ansible-test sanity, unit tests (no Docker), then the Molecule scenario preflight
+#   static   lint, ansible-test sanity, unit tests (no Docker), then the Molecule scenarios preflight and disconnected
 #   fleet    the emulator, load generator and sandbox tests, then the Molecule scenario default
 #   rollout  the Molecule scenario rollout (the longest; most of its time is spent in health gates and drains)
-# The static and fleet lanes share one test sandbox (network, registry, billing stub); the rollout lane has its own,
-# since the fault suite takes the billing stub down and back, which the rollout fleet must not see. Both are brought
-# up first and removed at the end, even on failure. A lane stops at its first failing suite; the others run to their
+# Each lane has a test sandbox (network, registry, billing stub) of its own: the fault suite (fleet) takes its billing
+# stub down and back, which the rollout fleet must not see, and the disconnected scenario (static) stops its stub for
+# good. All three are brought up first and removed at the end, even on failure. A lane stops at its first failing suite; the others run to their
 # end.
 #   scripts/test.sh [lane ...]     only these lanes (default: all three)
 set -uo pipefail
@@ -21,10 +21,13 @@ LANES=("$@")
 export SANDBOX_HOSTS=0 SANDBOX_LBS=0 SANDBOX_REQUIRED=1
 TEST_SANDBOX=(SANDBOX_PREFIX=speechops-test SANDBOX_NETWORK=speechops-test-net SANDBOX_SUBNET=172.31.214.0/24
               REGISTRY_LOCAL_PORT=127.0.0.1:5444 SANDBOX_BILLING=http://172.31.214.3:5001/)
+STATIC_SANDBOX=(SANDBOX_PREFIX=speechops-stest SANDBOX_NETWORK=speechops-stest-net SANDBOX_SUBNET=172.31.217.0/24
+                REGISTRY_LOCAL_PORT=127.0.0.1:5447 SANDBOX_BILLING=http://172.31.217.3:5001/)
 ROLLOUT_SANDBOX=(SANDBOX_PREFIX=speechops-rtest SANDBOX_NETWORK=speechops-rtest-net SANDBOX_SUBNET=172.31.216.0/24
                  REGISTRY_LOCAL_PORT=127.0.0.1:5446 SANDBOX_BILLING=http://172.31.216.3:5001/)
-sandboxes() {  # sandboxes up|down: both, one after the other
-  env "${TEST_SANDBOX[@]}" bash sandbox/sandbox.sh "$1" && env "${ROLLOUT_SANDBOX[@]}" bash sandbox/sandbox.sh "$1"
+sandboxes() {  # sandboxes up|down: all three, one after the other
+  env "${TEST_SANDBOX[@]}" bash sandbox/sandbox.sh "$1" && env "${ROLLOUT_SANDBOX[@]}" bash sandbox/sandbox.sh "$1" &&
+    env "${STATIC_SANDBOX[@]}" bash sandbox/sandbox.sh "$1"
 }
 # only the fleet's playbooks read the sandbox's vault; the unit tests bring their own vault passwords
 VAULT="$SANDBOX_STATE/vault-password"
@@ -32,12 +35,13 @@ VAULT="$SANDBOX_STATE/vault-password"
 static_lane() {
   make --no-print-directory lint sanity unit || return
   if needs_sandbox; then
-    # the Molecule scenario preflight, once the test sandbox is up (long before these checks end)
+    # the Molecule scenarios, once the sandboxes are up (long before these checks end)
     while [ ! -e "$OUT/.sandbox-up" ]; do
       [ -e "$OUT/.sandbox-failed" ] && return 1
       sleep 2
     done
-    env "${TEST_SANDBOX[@]}" ANSIBLE_VAULT_PASSWORD_FILE="$VAULT" molecule test -s preflight
+    export "${STATIC_SANDBOX[@]}" ANSIBLE_VAULT_PASSWORD_FILE="$VAULT"
+    molecule test -s preflight && molecule test -s disconnected
   fi
 }
 

@@ -2,6 +2,7 @@
 the load balancer's server states, and a watcher that acts when a server reaches a state."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -14,6 +15,9 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[2]
 VARS = PROJECT / "molecule" / "rollout" / "vars"
 NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+# each playbook run's output, with the time of every task, is kept in tests/output/<LOG_FOLDER>/<n>-<playbook>.log
+LOG_FOLDER = os.environ.get("FLEET_LOG_FOLDER", "rollout")
+RUN_NUMBERS = itertools.count(1)
 
 
 def env(name, default=None):
@@ -58,10 +62,15 @@ class Fleet:
         for extra in extra_vars:
             args += ["-e", f"@{VARS / extra}" if extra.endswith(".yml") else extra]
         args.append(str(PROJECT / playbook))
-        environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_STDOUT_CALLBACK="default")
+        environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_STDOUT_CALLBACK="default",
+                           ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_tasks")
         started = time.time()
         result = subprocess.run(args, cwd=PROJECT, env=environment, capture_output=True, text=True, timeout=timeout, check=False)
-        return Run(result.returncode, result.stdout + result.stderr, time.time() - started)
+        run = Run(result.returncode, result.stdout + result.stderr, time.time() - started)
+        log = PROJECT / "tests" / "output" / LOG_FOLDER / f"{next(RUN_NUMBERS):02d}-{Path(playbook).stem}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"$ {' '.join(args)}\n# rc {run.rc} in {run.seconds:.1f} s\n{run.output}")
+        return run
 
     # ----- the load balancer ------------------------------------------------------------------
 
