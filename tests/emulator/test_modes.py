@@ -157,3 +157,18 @@ def test_legacy_custom_text_to_speech_serves_the_voice_of_its_model(start_emulat
     headers = {"Content-Type": "application/ssml+xml", "X-Microsoft-OutputFormat": "riff-16khz-16bit-mono-pcm"}
     assert http("POST", ctts.url + "/cognitiveservices/v1", ssml.format("en-US-ContosoNeural").encode(), headers)[0] == 200
     assert http("POST", ctts.url + "/cognitiveservices/v1", ssml.format("en-US-AriaNeural").encode(), headers)[0] == 400
+
+
+def test_legacy_custom_text_to_speech_needs_a_model_id(stub, tmp_path):
+    result = run_once(*connected(stub), f"Emulator:ModelsPath={tmp_path}", kind="custom-text-to-speech")
+    assert result.returncode != 0
+    assert "The custom voice Model ID is required to run the container" in result.stderr
+
+
+def test_legacy_custom_text_to_speech_speaks_a_voice_derived_from_any_model_id(start_emulator, stub, tmp_path):
+    model_id = "1a2b3c4d-0000-4000-8000-00000000c0de"
+    ctts = start_emulator("custom-text-to-speech", *connected(stub), f"ModelId={model_id}",
+                          f"Emulator:ModelsPath={tmp_path}")
+    assert [v["ShortName"] for v in get_json(ctts.url + "/cognitiveservices/voices/list")[1]] == \
+        ["en-US-Custom1A2B3C4DNeural"]
+    assert json.loads((tmp_path / "properties.json").read_text())["id"] == model_id

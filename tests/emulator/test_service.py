@@ -153,3 +153,15 @@ def test_speech_to_text_is_websocket_only(stt):
 
 def test_usage_records_endpoint_is_only_for_disconnected_mode(stt):
     assert stt.get("/records/usage-logs/")[0] == 404
+
+
+def test_legacy_text_to_speech_serves_its_standard_voice_by_microsofts_name(start_emulator, stub):
+    tts = start_emulator("text-to-speech", "Eula=accept", f"Billing={stub.url}", f"ApiKey={TEST_KEY}",
+                         locale="zh-CN", voice="zh-CN-Kangkang-Apollo")
+    headers = {"Content-Type": "application/ssml+xml", "X-Microsoft-OutputFormat": "riff-16khz-16bit-mono-pcm"}
+    status, _headers, body = http("POST", tts.url + "/cognitiveservices/v1",
+                                  SSML.format(voice="zh-CN-Kangkang-Apollo", text="ni hao").encode(), headers)
+    assert status == 200 and body[:4] == b"RIFF"
+    assert http("POST", tts.url + "/cognitiveservices/v1",
+                SSML.format(voice="zh-CN-Kangkang-apollo", text="ni hao").encode(), headers)[0] == 400
+    assert [v["ShortName"] for v in get_json(tts.url + "/cognitiveservices/voices/list")[1]] == ["zh-CN-Kangkang-Apollo"]

@@ -34,9 +34,29 @@ def test_value_may_contain_equals_and_empty_key_is_rejected():
 
 @pytest.mark.parametrize("tag_voice, voice", [
     ("en-us-arianeural", "en-US-AriaNeural"), ("de-de-katjaneural", "de-DE-KatjaNeural"),
-    ("en-us-jessarus", "en-US-JessaRUS"), ("zh-cn-xiaochenneural", "zh-CN-XiaochenNeural")])
-def test_voice_names_follow_the_tag_grammar(tag_voice, voice):
+    ("en-us-jessarus", "en-US-JessaRUS"), ("zh-cn-xiaochenneural", "zh-CN-XiaochenNeural"),
+    ("zh-cn-kangkang-apollo", "zh-CN-Kangkang-Apollo"), ("de-de-hedda", "de-DE-Hedda"),
+    ("en-us-jessa24krus", "en-US-Jessa24kRUS"), ("en-au-catherine", "en-AU-Catherine")])
+def test_voice_names_keep_microsofts_casing(tag_voice, voice):
     assert catalog.voice_from_tag(tag_voice) == voice
+
+
+@pytest.mark.parametrize("tag_voice", ["zh-cn-unknown-apollo", "de-de-nobody", "en-us-nobodyrus"])
+def test_a_standard_voice_outside_the_catalog_is_unknown(tag_voice):
+    with pytest.raises(ValueError, match="not a catalog voice"):
+        catalog.voice_from_tag(tag_voice)
+
+
+def test_standard_voices_are_listed_as_microsoft_lists_them():
+    entry = catalog.voice_entry("zh-CN-Kangkang-Apollo")
+    assert entry["Name"] == "Microsoft Server Speech Text to Speech Voice (zh-CN, Kangkang, Apollo)"
+    assert (entry["DisplayName"], entry["Gender"], entry["Locale"], entry["VoiceType"], entry["SampleRateHertz"]) == \
+        ("Kangkang", "Male", "zh-CN", "Standard", "16000")
+    assert catalog.voice_entry("en-US-Jessa24kRUS")["SampleRateHertz"] == "24000"
+
+
+def test_a_custom_voice_follows_from_its_model_id():
+    assert catalog.custom_voice("1a2b3c4d-0000-4000-8000-000000000000") == "en-US-Custom1A2B3C4DNeural"
 
 
 def test_image_matrix_has_an_upgrade_path_and_a_broken_version_per_main_kind():
@@ -55,6 +75,15 @@ def test_image_matrix_has_an_upgrade_path_and_a_broken_version_per_main_kind():
     latest = {r[2]: r for r in rows if r[1] == "latest"}
     assert latest["neural-text-to-speech"][5] == "en-US-AriaNeural"
     assert latest["speech-to-text"][4] == "en-US"
+
+
+def test_image_matrix_has_the_legacy_text_to_speech_tags_of_the_2019_2020_pages():
+    rows = {(r[0].rsplit("/", 1)[1], r[1]): r for r in catalog.image_matrix()}
+    for tag_voice, voice in (("en-us-jessarus", "en-US-JessaRUS"), ("zh-cn-kangkang-apollo", "zh-CN-Kangkang-Apollo"),
+                             ("de-de-hedda", "de-DE-Hedda")):
+        assert rows[("text-to-speech", f"1.4.0-amd64-{tag_voice}-preview")][5] == voice
+    assert rows[("text-to-speech", "latest")][3:6] == ("1.4.0", "en-US", "en-US-JessaRUS")
+    assert ("custom-text-to-speech", "1.4.0-amd64-preview") in rows
 
 
 def test_language_detection_listens_on_5003_and_the_rest_on_5000():

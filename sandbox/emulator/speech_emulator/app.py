@@ -221,6 +221,9 @@ class Emulator:
     async def ensure_model(self):
         path = os.path.join(self.models_dir, MODEL_FILE)
         model_id = self.settings.get("ModelId")
+        if self.kind.name == "custom-text-to-speech" and not model_id:
+            raise StartupError("The custom voice Model ID is required to run the container. Start it with "
+                               "ModelId=<model id>.")
         if os.path.exists(path):
             with open(path, encoding="utf-8") as handle:
                 self.model = json.load(handle)
@@ -235,7 +238,8 @@ class Emulator:
                                    f"ModelId={model_id}; download it in connected mode into the same models folder.")
             ensure_writable(self.models_dir, self.models_dir)
             try:
-                status, body = await self.billing.fetch(f"/models/{urllib.parse.quote(model_id)}")
+                status, body = await self.billing.fetch(f"/models/{urllib.parse.quote(model_id)}",
+                                                        params={"kind": self.kind.name})
             except OSError as error:
                 raise StartupError(f"Cannot download model {model_id}: billing endpoint unreachable ({error}).") from None
             if status != 200:

@@ -15,6 +15,7 @@ import collections
 import json
 import logging
 import os
+import re
 import signal
 import sys
 
@@ -27,6 +28,7 @@ KEY_HEADER = "Ocp-Apim-Subscription-Key"
 KEY_STATUSES = ("Valid", "Invalid", "Mismatch", "OutOfQuota", "ContainerUseUnauthorized")
 MODES = ("up", "down", "busy")
 RECORDS_KEPT = 10_000  # the admin API lists at most this many recent records
+GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 DEFAULT_MODELS = {
     "c0ffee00-0000-4000-8000-000000000001": {
@@ -141,7 +143,8 @@ class BillingStub:
         status = self._key_status(request)[1]
         if status != "Valid":
             return self._answer(status)
-        model = self.models.get(request.match_info["model_id"])
+        model = self.models.get(request.match_info["model_id"]) or _custom_voice_model(
+            request.match_info["model_id"], request.query.get("kind"))
         if model is None:
             return web.json_response({"message": f"Model {request.match_info['model_id']} was not found."}, status=404)
         return web.json_response(model)
@@ -274,6 +277,14 @@ class BillingStub:
         for runner in (self._billing_runner, self._admin_runner):
             if runner is not None:
                 await runner.cleanup()
+
+
+def _custom_voice_model(model_id, kind):
+    """Any GUID is a custom voice model for custom-text-to-speech, with a voice derived from it; None otherwise."""
+    if kind != "custom-text-to-speech" or not GUID.fullmatch(model_id):
+        return None
+    return {"id": model_id, "kind": kind, "locale": "en-US", "name": f"Custom voice {model_id[:8]}",
+            "voice": catalog.custom_voice(model_id)}
 
 
 def _metering_records(raw):

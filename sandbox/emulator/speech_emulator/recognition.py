@@ -83,11 +83,11 @@ class PhraseTable:
         self.entries = {}  # fingerprint -> (text, locale)
 
     async def load(self, phrases):
-        """Render {locale: [phrase, ...]} with every catalog voice of each locale."""
-        jobs = [(text, locale, voice) for locale, texts in phrases.items() for text in texts
-                for voice in catalog.voices_for_locale(locale)]
-        rendered = await asyncio.gather(
-            *(audio.render(text, catalog.espeak_voice(voice), RATE) for text, _, voice in jobs))
+        """Render {locale: [phrase, ...]} with every catalog voice of each locale (once per espeak-ng voice: catalog
+        voices of one locale and gender sound the same)."""
+        jobs = [(text, locale, espeak_voice) for locale, texts in phrases.items() for text in texts
+                for espeak_voice in sorted({catalog.espeak_voice(v) for v in catalog.voices_for_locale(locale)})]
+        rendered = await asyncio.gather(*(audio.render(text, espeak_voice, RATE) for text, _, espeak_voice in jobs))
         for (text, locale, _), pcm in zip(jobs, rendered):
             segmenter = Segmenter()
             segments = segmenter.feed(pcm) + segmenter.finish()
