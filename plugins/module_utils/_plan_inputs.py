@@ -17,7 +17,7 @@ import json
 import math
 import re
 
-from ansible_collections.speechops.speech.plugins.module_utils import catalog
+from ansible_collections.speechops.speech.plugins.module_utils import catalog, sizing
 from ansible_collections.speechops.speech.plugins.module_utils.image_ref import image_reference
 
 DEFAULT_PORT_BASE = 5100
@@ -41,7 +41,9 @@ ROLE_OWNED_SETTINGS = {
     "cloudai:sentimentanalysissettings:sentimentanalysisapikey": "the vaulted speech_sentiment_api_key",
 }
 SERVICE_KEYS = ("name", "kind", "replicas", "version", "locale", "voice", "preview", "model_id", "digest", "profile",
-                "cpus", "memory_mb", "settings", "extra_settings", "lb_port", "decoder_max_count", "concurrency")
+                "cpus", "memory_mb", "model_memory_mb", "settings", "extra_settings", "lb_port", "decoder_max_count",
+                "concurrency")
+SIZING_PROFILE_VARIABLE = "speech_sizing_profile"
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 SERVICE_KEYS_WITH_STRINGS = ("version", "locale", "voice", "model_id", "profile", "digest")
 
@@ -113,7 +115,8 @@ def _check_options(port_base, port_max, strategy, max_moves, profile):
 
 class _Service:
     __slots__ = ("name", "position", "kind", "replicas", "cpu", "memory", "image", "settings", "container_port",
-                 "protocol", "shape", "domain_counts", "static_digest", "digest_prefix", "lb_port", "concurrency")
+                 "protocol", "shape", "domain_counts", "static_digest", "digest_prefix", "lb_port", "concurrency",
+                 "model_memory_mb", "model_memory", "host_model_mb", "model_share", "profile", "sized_by")
 
     @property
     def where(self):
@@ -223,17 +226,41 @@ def _setting_value(value, where):
 
 
 def _service_sizes(raw, where, kind, profile):
+    """(cpus in millicores, memory_mb, model_memory_mb, sized_by): the sizing profile's allocation and model memory,
+    each replaced by the service's own cpus, memory_mb or model_memory_mb; sized_by names the variable behind each."""
+    profile_variable = where + ".profile" if raw.get("profile") else SIZING_PROFILE_VARIABLE
     try:
         sizes = catalog.resources(kind, profile)
     except ValueError as exc:
-        raise PlanInputError("%s.profile: %s" % (where, exc))
+        raise PlanInputError("%s: %s" % (profile_variable, exc))
+    sized_by = dict.fromkeys(("cpus", "memory_mb", "model_memory_mb"), profile_variable)
     cpu = int(round(sizes["cpus"] * MILLI))
-    memory = sizes["memory_mb"] + sizes.get("model_memory_mb", 0)
+    memory, model_memory = sizes["memory_mb"], sizes["model_memory_mb"]
     if raw.get("cpus") is not None:
         cpu = _as_milli(raw["cpus"], where + ".cpus", minimum_exclusive=True)
+        sized_by["cpus"] = where + ".cpus"
     if raw.get("memory_mb") is not None:
         memory = _as_int(raw["memory_mb"], where + ".memory_mb", 1)
-    return cpu, memory
+        sized_by["memory_mb"] = where + ".memory_mb"
+    if raw.get("model_memory_mb") is not None:
+        if not sizing.has_model_memory(kind):
+            raise PlanInputError("%s.model_memory_mb is only for the kinds that memory-map a speech model (%s), not %s: "
+                                 "remove it" % (where, ", ".join(sizing.model_kinds()), kind))
+        model_memory = _as_int(raw["model_memory_mb"], where + ".model_memory_mb", 0,
+                               " (MB of speech model memory; 0 for an emulator that maps no model)")
+        sized_by["model_memory_mb"] = where + ".model_memory_mb"
+    return cpu, memory, model_memory, sized_by
+
+
+def _size_service(service, raw, where, profile, model_memory):
+    """Sets the service's --cpus, --memory, model memory and where it counts, and its placement shape."""
+    service.profile = str(raw.get("profile") or profile)
+    service.cpu, allocation, service.model_memory_mb, service.sized_by = _service_sizes(raw, where, service.kind, service.profile)
+    service.model_memory = model_memory
+    service.memory = sizing.container_limit_mb(allocation, service.model_memory_mb, model_memory)
+    service.host_model_mb = sizing.host_model_mb(service.model_memory_mb, model_memory)
+    service.model_share = sizing.model_share_key(service.kind, service.image, service.host_model_mb)
+    service.shape = (service.cpu, service.memory, service.host_model_mb, service.model_share)
 
 
 def _service_image(raw, where, kind, registry, allow_unknown):
@@ -250,7 +277,7 @@ def _service_image(raw, where, kind, registry, allow_unknown):
     return image + "@" + digest  # the tag stays for readers; Docker pulls and runs the digest
 
 
-def _parse_service(raw, position, registry, profile, allow_unknown):
+def _parse_service(raw, position, registry, profile, allow_unknown, model_memory):
     where = "speech_services[%d]" % position
     if not _is_mapping(raw):
         raise PlanInputError("%s must be a mapping with name, kind and replicas, got %r" % (where, raw))
@@ -267,9 +294,8 @@ def _parse_service(raw, position, registry, profile, allow_unknown):
     model_id = _as_optional_str(raw.get("model_id"), where + ".model_id")
     if catalog.needs_model_id(service.kind) and model_id is None:
         raise PlanInputError("%s.model_id is required for kind %s: the custom model's ID from Speech Studio" % (where, service.kind))
-    service.cpu, service.memory = _service_sizes(raw, where, service.kind, raw.get("profile") or profile)
-    service.shape = (service.cpu, service.memory)
     service.image = _service_image(raw, where, service.kind, registry, allow_unknown)
+    _size_service(service, raw, where, profile, model_memory)
     service.settings = _service_settings(raw, where, service.kind, model_id)
     service.concurrency = _service_concurrency(raw, where, service)
     service.container_port = catalog.container_port(service.kind)
@@ -289,15 +315,21 @@ def _static_digest(service):
     return json.dumps(definition, sort_keys=True, separators=(",", ":"))
 
 
-def parse_services(services, registry=DEFAULT_REGISTRY, profile=DEFAULT_PROFILE, allow_unknown=False):
-    """speech_services -> {name: _Service}; raises PlanInputError naming the bad entry."""
+def parse_services(services, registry=DEFAULT_REGISTRY, profile=DEFAULT_PROFILE, allow_unknown=False,
+                   model_memory=sizing.DEFAULT_MODEL_MEMORY):
+    """speech_services -> {name: _Service}; raises PlanInputError naming the bad entry.
+    model_memory (speech_model_memory): host or container, where the speech model memory counts."""
+    try:
+        model_memory = sizing.check_model_memory(model_memory)
+    except ValueError as exc:
+        raise PlanInputError(str(exc))
     if services is None:
         services = []
     if not _is_list(services):
         raise PlanInputError("speech_services must be a list of services, got %r" % (services,))
     by_name = {}
     for position, raw in enumerate(services):
-        service = _parse_service(raw, position, registry, profile, allow_unknown)
+        service = _parse_service(raw, position, registry, profile, allow_unknown, model_memory)
         if service.name in by_name:
             raise PlanInputError("%s.name %r is used twice (also speech_services[%d]): service names must be unique"
                                  % (service.where, service.name, by_name[service.name].position))

@@ -26,20 +26,31 @@ def _table(rows):
     return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
 
 
+def _model_cell(container):
+    """A container's speech model memory and where it counts: "8192 host", "8192 in --memory", or "-"."""
+    model = container.get("model_memory_mb") or 0
+    if not model:
+        return "-"
+    return "%d %s" % (model, "in --memory" if container.get("model_memory") == "container" else "host")
+
+
 def plan_table(plan):
-    """The plan as a text table: one row per container, then one utilisation row per host."""
-    rows = [("HOST", "CONTAINER", "SERVICE", "PORT", "CPUS", "MEMORY_MB")]
+    """The plan as a text table: one row per container (MEMORY_MB is its --memory, MODEL_MB its speech model memory
+    and where that counts), then one utilisation row per host (MEMORY_MB: the containers' limits plus the model
+    memory counted beside them, MODEL_MB, against what the host has)."""
+    rows = [("HOST", "CONTAINER", "SERVICE", "PORT", "CPUS", "MEMORY_MB", "MODEL_MB")]
     for host_name, host in plan["hosts"].items():
         for container in host["containers"]:
             rows.append((host_name, container["name"], container["service"], str(container["host_port"]),
-                         "%g" % container["cpus"], str(container["memory_mb"])))
-    usage = [("HOST", "CONTAINERS", "CPUS", "CPU%", "MEMORY_MB", "MEM%", "NOTE")]
+                         "%g" % container["cpus"], str(container["memory_mb"]), _model_cell(container)))
+    usage = [("HOST", "CONTAINERS", "CPUS", "CPU%", "MEMORY_MB", "MEM%", "MODEL_MB", "NOTE")]
     for host_name, host in plan["hosts"].items():
         capacity, allocated = host["capacity"], host["allocated"]
         usage.append((host_name, str(len(host["containers"])), "%g/%g" % (allocated["cpus"], capacity["cpus"]),
                       _percent(allocated["cpus"], capacity["cpus"]),
                       "%d/%d" % (allocated["memory_mb"], capacity["memory_mb"]),
                       _percent(allocated["memory_mb"], capacity["memory_mb"]),
+                      str(allocated.get("model_memory_mb", 0)),
                       "OVERCOMMITTED by speech_pinned: preflight rejects it" if host.get("overcommitted") else ""))
     lines = _table(rows) + [""] + _table(usage)
     return "\n".join(lines) + "\n"

@@ -22,6 +22,10 @@ explained where it is made):
 4. only an explicit rebalance moves containers: one strictly improving move at a time (the same
    lexicographic score, so moves never cycle), at most max_moves, each O(64 candidates x hosts).
 
+Memory: a container's memory_mb is its Docker --memory, the documented allocation (sizing.py). The speech model
+memory of speech to text counts in the host's budget beside it (speech_model_memory: host, once per image and host)
+or inside --memory (container). Each host shows both in allocated: container_memory_mb + model_memory_mb = memory_mb.
+
 Ports: each new container takes the lowest port of port_base..port_max that is neither foreign
 (ports_in_use), pinned, planned, nor held by any current container of ours (even one being removed:
 the container role may create before it removes). Kept containers keep their port while it is valid.
@@ -30,8 +34,9 @@ Performance: candidate hosts live in one heap per (container shape, fault domain
 utilisation score for that shape, plus one heap per shape over those heaps' tops. A service pops
 hosts that already hold it into a stash and sets aside domains that already hold it, so a replica
 costs O(log hosts) and a service O(its replicas + domains it touches), never O(all hosts). Under
-spread a placement only raises a host's keys, so entries in other shapes' heaps are refreshed
-lazily; under binpack they are pushed at once. 10,000 replicas over 2,000 hosts plan in about
+spread a placement only raises a host's keys (a model it brings lowers another shape's demand there
+by at most the model memory it added), so entries in other shapes' heaps are refreshed lazily; under
+binpack they are pushed at once. 10,000 replicas over 2,000 hosts plan in about
 0.2 s (tests/bench/bench_plan.py). The final tie-break hashes the host name, not each
 (replica, host) pair as HRW does: that would be O(replicas x hosts), and stickiness already gives
 the minimal disruption HRW is used for.
@@ -49,7 +54,7 @@ import contextlib
 import gc
 import hashlib
 
-from ansible_collections.speechops.speech.plugins.module_utils import catalog
+from ansible_collections.speechops.speech.plugins.module_utils import catalog, sizing
 from ansible_collections.speechops.speech.plugins.module_utils._plan_inputs import (
     BINPACK,
     DEFAULT_LB_PORT_BASE,
@@ -147,11 +152,19 @@ def _container(replica):
         "container_port": service.container_port,
         "cpus": service.cpu / MILLI,
         "memory_mb": service.memory,
+        "model_memory_mb": service.model_memory_mb,
+        "model_memory": service.model_memory,
+        "sizing": _sizing(service),
         "settings": dict(service.settings),
         "pinned": replica.pinned,
         "plan_hash": digest,
         "labels": labels,
     }
+
+
+def _sizing(service):
+    """The sizing profile and, per figure, the variable it came from (preflight's messages name it)."""
+    return dict(service.sized_by, profile=service.profile)
 
 
 def _by_service_and_index(replica):
@@ -163,12 +176,18 @@ def _overcommitted(host, replicas):
     return bool(replicas) and (not host.avx2 or host.used_cpu > host.cap_cpu or host.used_mem > host.cap_mem)
 
 
-def _render_hosts(hosts, placed):
+def _allocated(host, models):
+    """What the host's budget holds: the containers' --memory limits and the model memory counted beside them."""
+    return {"cpus": host.used_cpu / MILLI, "memory_mb": host.used_mem, "container_memory_mb": host.used_mem - models.total,
+            "model_memory_mb": models.total}
+
+
+def _render_hosts(planner, placed):
     by_host = {}
     for replica in placed:
         by_host.setdefault(replica.host.index, []).append(replica)
     rendered = {}
-    for host in hosts:
+    for host in planner.hosts:
         replicas = sorted(by_host.get(host.index, ()), key=_by_service_and_index)
         planned = set(replica.name for replica in replicas)
         rendered[host.name] = {
@@ -176,7 +195,7 @@ def _render_hosts(hosts, placed):
             "fault_domain": host.domain,
             "avx2": host.avx2,
             "capacity": {"cpus": host.cap_cpu / MILLI, "memory_mb": host.cap_mem},
-            "allocated": {"cpus": host.used_cpu / MILLI, "memory_mb": host.used_mem},
+            "allocated": _allocated(host, planner.models[host.index]),
             "overcommitted": _overcommitted(host, replicas),
             "containers": [_container(replica) for replica in replicas],
             "remove": sorted(set(entry["name"] for entry in host.current if entry["name"] not in planned)),
@@ -231,6 +250,8 @@ def _render_services(services, replicas, lb_ports):
             "replicas": service.replicas,
             "cpus": service.cpu / MILLI,
             "memory_mb": service.memory,
+            "model_memory_mb": service.model_memory_mb,
+            "model_memory": service.model_memory,
             "concurrency": service.concurrency,
             "capacity": service.replicas * service.concurrency,
             "backends": [_backend(replica) for replica in placed if replica is not None and replica.host is not None],
@@ -249,7 +270,7 @@ def _render_moves(placed):
 
 def _render(planner, options):
     placed = [replica for replica in planner.replicas.values() if replica.host is not None]
-    hosts = _render_hosts(planner.hosts, placed)
+    hosts = _render_hosts(planner, placed)
     moves = _render_moves(placed)
     return {
         "format": PLAN_FORMAT,
@@ -277,16 +298,18 @@ def _capacity_report(planner):
                 reasons.append(replica.reason)
         report.append({"service": name, "variable": service.where, "requested": service.replicas,
                        "unplaced": len(replicas), "cpus": service.cpu / MILLI, "memory_mb": service.memory,
-                       "reasons": reasons})
+                       "model_memory_mb": service.host_model_mb, "reasons": reasons})
     return report
 
 
 def format_capacity_report(report):
     lines = ["speech_services does not fit the fleet; nothing was changed on any host:"]
     for entry in report:
-        lines.append("  - %s (%s): %d of %d replicas could not be placed, each needs %s cpus and %d MB: %s" % (
+        model = entry.get("model_memory_mb")
+        lines.append("  - %s (%s): %d of %d replicas could not be placed, each needs %s cpus and %d MB%s: %s" % (
             entry["service"], entry["variable"], entry["unplaced"], entry["requested"], "%g" % entry["cpus"],
-            entry["memory_mb"], " | ".join(entry["reasons"])))
+            entry["memory_mb"], " (+ %d MB speech model memory on its host)" % model if model else "",
+            " | ".join(entry["reasons"])))
     lines.append("Fix: lower replicas, add or enlarge AVX2 hosts, lower speech_reserved_* or the sizing profile, "
                  "or widen speech_port_base..speech_port_max.")
     return "\n".join(lines)
@@ -294,11 +317,11 @@ def format_capacity_report(report):
 
 def build_plan(services, hosts, port_base=DEFAULT_PORT_BASE, port_max=DEFAULT_PORT_MAX, strategy=SPREAD, rebalance=False,
                max_moves=0, registry=DEFAULT_REGISTRY, profile=DEFAULT_PROFILE, allow_unknown_tags=False,
-               lb_port_base=DEFAULT_LB_PORT_BASE):
+               lb_port_base=DEFAULT_LB_PORT_BASE, model_memory=sizing.DEFAULT_MODEL_MEMORY):
     """Place speech_services onto hosts; see the module docstring. Raises PlanInputError or PlanCapacityError."""
     with _cyclic_gc_paused():
         return _build_plan(services, hosts, port_base, port_max, strategy, rebalance, max_moves, registry, profile,
-                           allow_unknown_tags, lb_port_base)
+                           allow_unknown_tags, lb_port_base, model_memory)
 
 
 @contextlib.contextmanager
@@ -319,9 +342,9 @@ def _cyclic_gc_paused():
 
 
 def _build_plan(services, hosts, port_base, port_max, strategy, rebalance, max_moves, registry, profile, allow_unknown_tags,
-                lb_port_base):
+                lb_port_base, model_memory):
     port_base, port_max, max_moves, profile = _check_options(port_base, port_max, strategy, max_moves, profile)
-    parsed_services = parse_services(services, registry, profile, bool(allow_unknown_tags))
+    parsed_services = parse_services(services, registry, profile, bool(allow_unknown_tags), model_memory)
     assign_lb_ports(parsed_services, lb_port_base)  # input errors before any placement work
     parsed_hosts = parse_hosts(hosts, parsed_services, (port_base, port_max))
     _check_pin_totals(parsed_hosts, parsed_services)
@@ -335,5 +358,6 @@ def _build_plan(services, hosts, port_base, port_max, strategy, rebalance, max_m
     if rebalance:
         planner.rebalance(max_moves)
     options = {"port_base": port_base, "port_max": port_max, "strategy": strategy, "rebalance": bool(rebalance),
-               "max_moves": max_moves, "registry": str(registry), "profile": profile, "lb_port_base": int(lb_port_base)}
+               "max_moves": max_moves, "registry": str(registry), "profile": profile, "lb_port_base": int(lb_port_base),
+               "model_memory": model_memory}
     return _render(planner, options)

@@ -97,20 +97,109 @@ def test_design_example_places_every_replica_with_names_ports_and_labels():
     assert plan["summary"] == {"hosts": 3, "containers": 7, "moves": 0, "removals": 0, "overcommitted_hosts": []}
 
 
-def test_sizes_add_model_memory_for_speech_to_text_and_honour_overrides():
+BILLING = {"billing_endpoint": "https://billing.example"}
+
+
+def sizes(plan, service):
+    """(--cpus, --memory, model memory, where it counts) of a planned service."""
+    value = plan["services"][service]
+    return value["cpus"], value["memory_mb"], value["model_memory_mb"], value["model_memory"]
+
+
+def test_recommended_speech_to_text_asks_docker_for_8_gb_and_the_host_budget_counts_16():
+    plan = build_plan([{"name": "stt", "kind": STT, "replicas": 1}], {"h1": host()})
+    assert sizes(plan, "stt") == (8.0, 8 * GIB, 8 * GIB, "host")
+    (container,) = plan["hosts"]["h1"]["containers"]
+    assert (container["memory_mb"], container["model_memory_mb"], container["model_memory"]) == (8 * GIB, 8 * GIB, "host")
+    assert run_spec(container, BILLING)["memory"] == "8192M"
+    assert plan["hosts"]["h1"]["allocated"] == {"cpus": 8.0, "memory_mb": 16 * GIB, "container_memory_mb": 8 * GIB,
+                                                "model_memory_mb": 8 * GIB}
+
+
+def test_model_memory_container_puts_the_model_into_docker_memory_and_counts_it_per_container():
+    plan = build_plan([{"name": "stt", "kind": STT, "replicas": 2}], {"h1": host()}, model_memory="container")
+    assert sizes(plan, "stt") == (8.0, 16 * GIB, 8 * GIB, "container")
+    assert [run_spec(container, BILLING)["memory"] for container in plan["hosts"]["h1"]["containers"]] == ["16384M", "16384M"]
+    assert plan["hosts"]["h1"]["allocated"] == {"cpus": 16.0, "memory_mb": 32 * GIB, "container_memory_mb": 32 * GIB,
+                                                "model_memory_mb": 0}
+    assert plan["options"]["model_memory"] == "container"
+
+
+def test_page_example_of_4_cores_and_4_gb_is_the_docker_limit_with_the_model_beside_it():
+    plan = build_plan([{"name": "stt", "kind": STT, "replicas": 1, "cpus": 4, "memory_mb": 4096}], {"h1": host()})
+    assert sizes(plan, "stt") == (4.0, 4 * GIB, 8 * GIB, "host")
+    assert plan["hosts"]["h1"]["allocated"]["memory_mb"] == 12 * GIB
+    (container,) = plan["hosts"]["h1"]["containers"]
+    assert container["sizing"] == {"profile": "recommended", "cpus": "speech_services[0].cpus",
+                                   "memory_mb": "speech_services[0].memory_mb", "model_memory_mb": "speech_sizing_profile"}
+
+
+def test_sizes_honour_overrides_and_containers_of_one_image_share_its_model():
     plan = build_plan([{"name": "stt", "kind": STT, "replicas": 1}, {"name": "tts", "kind": NTTS, "replicas": 1},
                        {"name": "tiny", "kind": STT, "replicas": 1, "cpus": 2.5, "memory_mb": 3000}],
                       {"h1": host(vcpus=64, memory_mb=128 * GIB)})
-    services = plan["services"]
-    assert (services["stt"]["cpus"], services["stt"]["memory_mb"]) == (8.0, 16 * GIB)
-    assert (services["tts"]["cpus"], services["tts"]["memory_mb"]) == (8.0, 16 * GIB)
-    assert (services["tiny"]["cpus"], services["tiny"]["memory_mb"]) == (2.5, 3000)
-    assert plan["hosts"]["h1"]["allocated"] == {"cpus": 18.5, "memory_mb": 32 * GIB + 3000}
+    assert sizes(plan, "tts") == (8.0, 16 * GIB, 0, "host")
+    assert sizes(plan, "tiny") == (2.5, 3000, 8 * GIB, "host")
+    # stt and tiny run the same image, so its model file is mapped once on the host
+    assert plan["hosts"]["h1"]["allocated"] == {"cpus": 18.5, "memory_mb": 24 * GIB + 3000 + 8 * GIB,
+                                                "container_memory_mb": 24 * GIB + 3000, "model_memory_mb": 8 * GIB}
+
+
+def test_the_largest_model_figure_of_an_image_counts_once_and_other_images_count_their_own():
+    services = [{"name": "stt", "kind": STT, "replicas": 2}, {"name": "stt-min", "kind": STT, "replicas": 1, "profile": "minimum"},
+                {"name": "stt-de", "kind": STT, "locale": "de-DE", "replicas": 1}]
+    plan = build_plan(services, {"h1": host(vcpus=64, memory_mb=128 * GIB)})
+    allocated = plan["hosts"]["h1"]["allocated"]
+    assert allocated["container_memory_mb"] == 8 * GIB * 3 + 4 * GIB
+    assert allocated["model_memory_mb"] == 8 * GIB + 8 * GIB  # en-US once at 8 GB (not 8 + 8 + 4), de-DE once
+    assert allocated["memory_mb"] == allocated["container_memory_mb"] + allocated["model_memory_mb"]
+
+
+def test_custom_speech_to_text_counts_each_containers_own_model():
+    plan = build_plan([{"name": "cstt", "kind": CSTT, "model_id": "m-1", "replicas": 2}], {"h1": host()})
+    assert plan["hosts"]["h1"]["allocated"]["model_memory_mb"] == 2 * 8 * GIB  # each downloads it into its own folder
+
+
+def test_a_host_that_holds_the_model_once_fits_two_replicas_only_when_it_counts_on_the_host():
+    hosts = {"h1": host(memory_mb=24 * GIB)}
+    plan = build_plan([{"name": "stt", "kind": STT, "replicas": 2}], hosts)
+    assert len(plan["hosts"]["h1"]["containers"]) == 2 and plan["hosts"]["h1"]["allocated"]["memory_mb"] == 24 * GIB
+    with pytest.raises(PlanCapacityError, match=r"16384 MB: .*too little memory on every host \(needs 16384 MB; largest free 8192 MB\)"):
+        build_plan([{"name": "stt", "kind": STT, "replicas": 2}], hosts, model_memory="container")
+
+
+def test_model_memory_mb_sets_the_model_figure_of_a_service():
+    plan = build_plan([{"name": "stt", "kind": STT, "replicas": 1, "model_memory_mb": 2048},
+                       {"name": "emulated", "kind": STT, "locale": "de-DE", "replicas": 1, "cpus": 0.25, "memory_mb": 256,
+                        "model_memory_mb": 0}], {"h1": host()})
+    assert sizes(plan, "stt") == (8.0, 8 * GIB, 2048, "host")
+    assert sizes(plan, "emulated") == (0.25, 256, 0, "host")
+    assert plan["hosts"]["h1"]["allocated"]["model_memory_mb"] == 2048
+
+
+@pytest.mark.parametrize("services, options, message", [
+    ([{"name": "tts", "kind": NTTS, "replicas": 1, "model_memory_mb": 1024}], {},
+     r"speech_services\[0\].model_memory_mb is only for the kinds that memory-map a speech model "
+     r"\(speech-to-text, custom-speech-to-text\), not neural-text-to-speech"),
+    ([{"name": "stt", "kind": STT, "replicas": 1, "model_memory_mb": -1}], {}, r"speech_services\[0\].model_memory_mb must be an integer >= 0"),
+    ([{"name": "stt", "kind": STT, "replicas": 1}], {"model_memory": "both"}, r"speech_model_memory must be host .* or container"),
+    ([{"name": "stt", "kind": STT, "replicas": 1}], {"profile": "2019"}, r"speech_sizing_profile: sizing profile '2019' is unknown"),
+    ([{"name": "stt", "kind": STT, "replicas": 1, "profile": "big"}], {}, r"speech_services\[0\].profile: sizing profile 'big' is unknown"),
+])
+def test_bad_sizing_inputs_name_the_variable(services, options, message):
+    with pytest.raises(PlanInputError, match=message):
+        build_plan(services, {"h1": host()}, **options)
 
 
 def test_minimum_profile_shrinks_containers():
     plan = build_plan([{"name": "stt", "kind": STT, "replicas": 1}], {"h1": host()}, profile="minimum")
-    assert (plan["services"]["stt"]["cpus"], plan["services"]["stt"]["memory_mb"]) == (4.0, 8 * GIB)
+    assert sizes(plan, "stt") == (4.0, 4 * GIB, 4 * GIB, "host")
+
+
+def test_2020_minimum_profile_gives_the_2020_page_figures():
+    plan = build_plan([{"name": "stt", "kind": STT, "replicas": 1}], {"h1": host()}, profile="2020-minimum")
+    assert sizes(plan, "stt") == (2.0, 2 * GIB, 4 * GIB, "host")
+    assert plan["hosts"]["h1"]["containers"][0]["sizing"]["cpus"] == "speech_sizing_profile"
 
 
 def test_cstt_model_id_becomes_the_model_setting():
@@ -194,7 +283,9 @@ def test_too_little_memory_on_every_host_is_reported():
         build_plan([{"name": "stt", "kind": STT, "replicas": 1}], {"h1": host(memory_mb=12 * GIB), "h2": host(memory_mb=8 * GIB)})
     message = str(caught.value)
     assert "1 of 1 replicas could not be placed" in message
-    assert "too little memory on every host (needs 16384 MB, largest free 12288 MB)" in message
+    assert ("too little memory on every host (needs 8192 MB --memory + 8192 MB speech model memory (once per image and "
+            "host); largest free 12288 MB)") in message
+    assert "each needs 8 cpus and 8192 MB (+ 8192 MB speech model memory on its host)" in message
 
 
 def test_reservations_shrink_capacity():
@@ -459,13 +550,24 @@ def test_replicas_without_hosts_are_reported():
 def test_plan_table_lists_containers_and_utilisation():
     table = planner.plan_table(build_plan([small("svc", 2, cpus=8, memory_mb=16 * GIB)], {"h1": host(), "h2": host()}))
     lines = table.splitlines()
-    assert lines[0].split() == ["HOST", "CONTAINER", "SERVICE", "PORT", "CPUS", "MEMORY_MB"]
+    assert lines[0].split() == ["HOST", "CONTAINER", "SERVICE", "PORT", "CPUS", "MEMORY_MB", "MODEL_MB"]
     assert sorted(line.split()[0] for line in lines[1:3]) == ["h1", "h2"]
-    assert [line.split()[1:] for line in lines[1:3]] == [["speech-svc-1", "svc", "5100", "8", "16384"],
-                                                         ["speech-svc-2", "svc", "5100", "8", "16384"]]
+    assert [line.split()[1:] for line in lines[1:3]] == [["speech-svc-1", "svc", "5100", "8", "16384", "-"],
+                                                         ["speech-svc-2", "svc", "5100", "8", "16384", "-"]]
     assert lines[3] == ""
-    assert lines[4].split() == ["HOST", "CONTAINERS", "CPUS", "CPU%", "MEMORY_MB", "MEM%", "NOTE"]
-    assert lines[5].split() == ["h1", "1", "8/32", "25%", "16384/65536", "25%"]
+    assert lines[4].split() == ["HOST", "CONTAINERS", "CPUS", "CPU%", "MEMORY_MB", "MEM%", "MODEL_MB", "NOTE"]
+    assert lines[5].split() == ["h1", "1", "8/32", "25%", "16384/65536", "25%", "0"]
+
+
+@pytest.mark.parametrize("model_memory, container_cells, host_cells", [
+    ("host", ["8", "8192", "8192", "host"], ["8/32", "25%", "16384/65536", "25%", "8192"]),
+    ("container", ["8", "16384", "8192", "in", "--memory"], ["8/32", "25%", "16384/65536", "25%", "0"]),
+])
+def test_plan_table_shows_the_docker_limit_and_the_model_memory(model_memory, container_cells, host_cells):
+    plan = build_plan([{"name": "stt", "kind": STT, "replicas": 1}], {"h1": host()}, model_memory=model_memory)
+    lines = planner.plan_table(plan).splitlines()
+    assert lines[1].split()[4:] == container_cells
+    assert lines[4].split()[2:] == host_cells
 
 
 def test_plan_table_marks_a_host_overcommitted_by_pins():
@@ -633,10 +735,18 @@ def service_lists(draw, max_services=5, max_replicas=5):
     return services
 
 
+def without_positions(plan):
+    """The plan without the variables' list positions in each container's sizing (those follow the input order)."""
+    for value in plan["hosts"].values():
+        for container in value["containers"]:
+            container["sizing"] = None
+    return plan
+
+
 def plan_or_report(services, hosts, **options):
-    """The plan, or the capacity report without the list positions (those follow the input order)."""
+    """The plan, or the capacity report, without the list positions (those follow the input order)."""
     try:
-        return dumps(build_plan(services, hosts, **options))
+        return dumps(without_positions(build_plan(services, hosts, **options)))
     except PlanCapacityError as exc:
         return json.dumps([dict(entry, variable=None) for entry in exc.report], sort_keys=True)
 
@@ -649,6 +759,18 @@ def feasible_plan(services, hosts, **options):
 
 
 PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# The generated speech-to-text services all run the same image with the recommended profile's model memory, which a
+# host's budget holds once beside the containers' --memory.
+STT_MODEL_MB = 8 * GIB
+
+
+def model_of(service):
+    return STT_MODEL_MB if service["kind"] == STT else 0
+
+
+def budget(containers):
+    """MB of a host's budget: the containers' --memory, plus the shared speech-to-text model once."""
+    return sum(container["memory_mb"] for container in containers) + max([model_of(c) for c in containers] or [0])
 
 
 @PROPERTY_SETTINGS
@@ -675,7 +797,8 @@ def test_no_host_over_capacity_no_port_collision(services, hosts, strategy):
     for host_name, value in plan["hosts"].items():
         containers = value["containers"]
         assert sum(container["cpus"] for container in containers) <= hosts[host_name]["vcpus_usable"] + 1e-9
-        assert sum(container["memory_mb"] for container in containers) <= hosts[host_name]["memory_usable_mb"]
+        assert budget(containers) <= hosts[host_name]["memory_usable_mb"]
+        assert budget(containers) == value["allocated"]["memory_mb"]
         assert not containers or hosts[host_name]["avx2"]
         ports = [container["host_port"] for container in containers]
         assert len(ports) == len(set(ports))
@@ -740,6 +863,7 @@ def test_rebalance_is_bounded_and_keeps_every_invariant(services, hosts, max_mov
     assert set(placements(second)) == set(placements(first))
     for host_name, value in second["hosts"].items():
         assert sum(container["cpus"] for container in value["containers"]) <= hosts[host_name]["vcpus_usable"] + 1e-9
+        assert budget(value["containers"]) == value["allocated"]["memory_mb"] <= hosts[host_name]["memory_usable_mb"]
         ports = [container["host_port"] for container in value["containers"]]
         assert len(ports) == len(set(ports))
 
@@ -747,18 +871,19 @@ def test_rebalance_is_bounded_and_keeps_every_invariant(services, hosts, max_mov
 def reference_placement(services, hosts, strategy):
     """The placement rule written the slow, obvious way: every replica scores every host."""
     scale, spread = _plan_placement.UTILISATION_SCALE, strategy == planner.SPREAD
-    state = dict((name, {"cpu": 0, "mem": 0, "counts": {},
+    state = dict((name, {"cpu": 0, "mem": 0, "model": 0, "counts": {},
                          "cap_cpu": int(round(value["vcpus_usable"] * 1000)), "cap_mem": value["memory_usable_mb"],
                          "domain": value["fault_domain"], "avx2": value["avx2"] is True,
                          "tiebreak": _plan_inputs._host_tiebreak(name)}) for name, value in hosts.items())
     domain_counts = {}
     placed = {}
-    ordered = sorted(services, key=lambda item: (-item["memory_mb"], -int(round(item["cpus"] * 1000)), item["name"]))
+    ordered = sorted(services, key=lambda item: (-(item["memory_mb"] + model_of(item)), -int(round(item["cpus"] * 1000)), item["name"]))
     for service in ordered:
-        cpu, mem = int(round(service["cpus"] * 1000)), service["memory_mb"]
+        cpu, model = int(round(service["cpus"] * 1000)), model_of(service)
         for replica in range(1, service["replicas"] + 1):
             best = None
             for name, host_state in state.items():
+                mem = service["memory_mb"] + max(model - host_state["model"], 0)
                 if not host_state["avx2"] or host_state["cpu"] + cpu > host_state["cap_cpu"] or host_state["mem"] + mem > host_state["cap_mem"]:
                     continue
                 count = host_state["counts"].get(service["name"], 0)
@@ -771,7 +896,8 @@ def reference_placement(services, hosts, strategy):
             assert best is not None
             host_state = state[best[-1]]
             host_state["cpu"] += cpu
-            host_state["mem"] += mem
+            host_state["mem"] += service["memory_mb"] + max(model - host_state["model"], 0)
+            host_state["model"] = max(host_state["model"], model)
             host_state["counts"][service["name"]] = host_state["counts"].get(service["name"], 0) + 1
             if host_state["domain"] is not None:
                 key = (service["name"], host_state["domain"])
