@@ -122,8 +122,31 @@ NTTS_PREVIEW_VOICES = tuple(sorted(v[:-len("-preview")] for v in _NTTS_VOICES_20
 NTTS_VOICES = tuple(sorted(set(v.replace("-preview", "") for v in _NTTS_VOICES_2021) | set(_NTTS_VOICES_LATER)))
 NTTS_RETIRED_VOICES = ("en-gb-mianeural",)  # present up to v1.7.0, later dropped (D5)
 
-# Standard TTS (retired): `latest` was en-US-JessaRUS in D1 (2020) and en-US-AriaRUS in D5 (2021).
-TTS_VOICES = ("en-us-ariarus", "en-us-jessarus")
+# Standard TTS (retired): the locales and voices of 1.3.0, the table of the 2019-11 page (D10); D1 (2020-05) names
+# version 1.4.0 and moves the table to the tag list (D5). Each voice is its SSML short name with Microsoft's casing
+# (D10, D1: the "short name" of the standard voice list); its tag form is the same in lower case
+# (zh-CN-Kangkang-Apollo, 1.3.0-amd64-zh-cn-kangkang-apollo-preview). The casing is data: no suffix rule derives it.
+_TTS_SSML_VOICES_1_3_0 = (
+    ("zh-CN", ("HuihuiRUS", "Kangkang-Apollo", "Yaoyao-Apollo")),
+    ("en-AU", ("Catherine", "HayleyRUS")),
+    ("en-GB", ("George-Apollo", "HazelRUS", "Susan-Apollo")),
+    ("en-IN", ("Heera-Apollo", "PriyaRUS", "Ravi-Apollo")),
+    ("en-US", ("JessaRUS", "BenjaminRUS", "Jessa24kRUS", "ZiraRUS", "Guy24kRUS")),
+    ("fr-CA", ("Caroline", "HarmonieRUS")),
+    ("fr-FR", ("HortenseRUS", "Julie-Apollo", "Paul-Apollo")),
+    ("de-DE", ("Hedda", "HeddaRUS", "Stefan-Apollo")),
+    ("it-IT", ("Cosimo-Apollo", "LuciaRUS")),
+    ("ja-JP", ("Ayumi-Apollo", "HarukaRUS", "Ichiro-Apollo")),
+    ("ko-KR", ("HeamiRUS",)),
+    ("pt-BR", ("Daniel-Apollo", "HeloisaRUS")),
+    ("es-ES", ("ElenaRUS", "Laura-Apollo", "Pablo-Apollo")),
+    ("es-MX", ("HildaRUS", "Raul-Apollo")),
+)
+TTS_SSML_VOICES = tuple(locale + "-" + name for locale, names in _TTS_SSML_VOICES_1_3_0 for name in names)
+TTS_VOICES = tuple(voice.lower() for voice in TTS_SSML_VOICES)
+TTS_LOCALES = tuple(locale.lower() for locale, _names in _TTS_SSML_VOICES_1_3_0)
+TTS_VERSIONS = ("1.3.0", "1.4.0")  # D10 names 1.3.0 and its voice table; D1 names 1.4.0 for standard and custom TTS
+TTS_RETIRED_ON = "2021-08-31"  # A5; D2 (2022-01): "We retired the standard speech synthesis voices and text-to-speech container"
 
 _COMMON_SETTINGS = (
     "Eula", "Billing", "ApiKey",  # required in connected mode (A14, A1, A7)
@@ -213,7 +236,9 @@ _CATALOG = {
         },
         "ready_delay_seconds": 20,  # Helm initialDelaySeconds (H1); first start pages models in (A1)
         "retired": False,
-        "retirement": None,
+        "retired_on": None,
+        "replacement": None,
+        "legacy": None,
         "unsupported_before": None,
         "model_id_required": False,
         "smoke_test": (SMOKE_WEBSOCKET, STT_PATH),
@@ -247,7 +272,9 @@ _CATALOG = {
         },
         "ready_delay_seconds": 20,
         "retired": False,
-        "retirement": None,
+        "retired_on": None,
+        "replacement": None,
+        "legacy": None,
         "unsupported_before": None,
         "model_id_required": True,  # the custom model's ID from Speech Studio (A4)
         "smoke_test": (SMOKE_WEBSOCKET, STT_PATH),
@@ -282,7 +309,9 @@ _CATALOG = {
         },
         "ready_delay_seconds": 10,  # H1
         "retired": False,
-        "retirement": None,
+        "retired_on": None,
+        "replacement": None,
+        "legacy": None,
         "unsupported_before": _NTTS_UNSUPPORTED_BEFORE,
         "model_id_required": False,
         "smoke_test": (SMOKE_TTS, TTS_PATH),
@@ -320,7 +349,9 @@ _CATALOG = {
         },
         "ready_delay_seconds": 10,
         "retired": False,
-        "retirement": None,
+        "retired_on": None,
+        "replacement": None,
+        "legacy": None,
         "unsupported_before": None,
         "model_id_required": False,
         "smoke_test": (SMOKE_WEBSOCKET, LID_PATH),
@@ -335,28 +366,28 @@ _CATALOG = {
         "protocol": "http",
         "client_protocols": ("http",),
         "sizes": _LEGACY_TTS_SIZES,
-        "tag_format": TAG_VOICE,  # D1: <version>-amd64-<locale>-<voice>-<prerelease>
-        "latest_version": "1.3.0",  # D1 example 1.3.0-amd64-en-us-jessarus-preview; no later number documented
-        # D1 (2020) says en-US-JessaRUS, D5 (2021) en-US-AriaRUS; the newer doc is the default.
-        "latest_tag_means": {"locale": "en-us", "voice": "en-us-ariarus"},
+        "tag_format": TAG_VOICE,  # D10, D1: <version>-amd64-<locale>-<voice>-<prerelease>
+        "latest_version": "1.4.0",  # D1 "Latest"; D10 1.3.0
+        "versions": TTS_VERSIONS,
+        # D10 and D1: "The latest tag pulls the en-US locale and jessarus voice"; D5 (2021) says AriaRUS (10).
+        "latest_tag_means": {"locale": "en-us", "voice": "en-us-jessarus"},
         "default_locale": "en-us",
-        "default_voice": "en-us-ariarus",
-        "default_preview": False,
-        "locales": ("en-us",),
+        "default_voice": "en-us-jessarus",
+        "default_preview": True,  # every documented tag ends in -preview (D10, D1: 1.3.0-amd64-en-us-jessarus-preview)
+        "locales": TTS_LOCALES,
         "voices": TTS_VOICES,
+        "ssml_voices": TTS_SSML_VOICES,
         "preview_voices": (),
-        "voice_suffix": "rus",
+        "voice_suffix": None,  # catherine, hedda, kangkang-apollo: the table decides, not a suffix
         "disconnected": False,
         "settings": _COMMON_SETTINGS,
         "mounts": (MOUNT_OUTPUT,),
         "concurrency": {"recommended_concurrent_requests": 2, "source": _TTS_CONCURRENCY_SOURCE},
         "ready_delay_seconds": 10,
         "retired": True,
-        "retirement": (
-            # A5
-            "text-to-speech (standard voices) was retired on 2021-08-31: "
-            "use kind neural-text-to-speech with a neural voice such as en-US-AriaNeural"
-        ),
+        "retired_on": TTS_RETIRED_ON,
+        "replacement": NEURAL_TEXT_TO_SPEECH,
+        "legacy": None,
         "unsupported_before": None,
         "model_id_required": False,
         "smoke_test": (SMOKE_TTS, TTS_PATH),
@@ -365,18 +396,20 @@ _CATALOG = {
     },
     CUSTOM_TEXT_TO_SPEECH: {
         "title": "Custom text to speech (legacy)",
-        "status": "retired",
+        "status": "legacy",
         "legacy_repository": LEGACY_NAMESPACE + "/" + LEGACY_PREFIX + CUSTOM_TEXT_TO_SPEECH,
         "port": 5000,
         "protocol": "http",
         "client_protocols": ("http",),
-        "sizes": _LEGACY_TTS_SIZES,  # D1 gives one row for standard and custom TTS
-        # No tag of this image is documented; like CSTT its voice comes from a model (inferred).
+        "sizes": _LEGACY_TTS_SIZES,  # D10 and D1 give standard and custom TTS the same sizes
+        # The voice comes from the model (D10, D1). No page shows a tag: the catalog builds <version>-amd64-preview,
+        # the plain grammar with the prerelease suffix of the standard kind's tags (inferred).
         "tag_format": TAG_PLAIN,
-        "latest_version": None,  # no version number is documented
+        "latest_version": "1.4.0",  # D1 "Latest"; D10 1.3.0
+        "versions": TTS_VERSIONS,
         "latest_tag_means": {},
         "default_locale": None,
-        "default_preview": False,
+        "default_preview": True,  # a preview image in every page that shows it (D10, D1)
         "locales": (),
         "voices": (),
         "disconnected": False,
@@ -384,18 +417,49 @@ _CATALOG = {
         "mounts": (MOUNT_OUTPUT, MOUNT_MODELS),
         "concurrency": {"recommended_concurrent_requests": 2, "source": _TTS_CONCURRENCY_SOURCE},
         "ready_delay_seconds": 10,
-        "retired": True,
-        "retirement": (
-            # D5 2021 is the last doc listing it
-            "custom-text-to-speech is no longer documented by Microsoft (last listed in 2021): "
-            "use kind neural-text-to-speech"
-        ),
+        # No page calls it retired; Microsoft's current pages no longer list it, D5 (2021) is the last that does.
+        "retired": False,
+        "retired_on": None,
+        "replacement": None,
+        "legacy": "no longer in Microsoft's current pages; last documented in 2021",
         "unsupported_before": None,
-        "model_id_required": False,  # ModelId is a setting here, not required by the plan
+        "model_id_required": True,  # "The custom voice Model ID is required to run the container" (D10, D1)
         "smoke_test": (SMOKE_TTS, TTS_PATH),
         "ready_timeout_seconds": _READY_TIMEOUT_SMALL,
         "image_disk_mb": 3000,
     },
+}
+
+# ---------------------------------------------------------------------------------------------
+# The "Install and run Speech containers" page, version by version (docs/versions.md): its source ID, the registry its
+# images come from, its sizing table (a DOC_YEARS year), and per kind the version of its "Latest" column with the
+# example tag it shows (None where it shows none). The 2024-09 page has the current page's sizes (A1); its row takes the
+# current "Latest" versions (A2), which the catalog builds by default.
+# ---------------------------------------------------------------------------------------------
+PAGE_VERSIONS = ("2019-11", "2020-05", "2022-01", "2024-09")
+_PAGES = {
+    "2019-11": {"source": "D10", "registry": LEGACY_REGISTRY, "sizes": "2020", "kinds": {
+        SPEECH_TO_TEXT: ("2.0.0", "2.0.0-amd64-en-us-preview"),
+        CUSTOM_SPEECH_TO_TEXT: ("2.0.0", None),
+        TEXT_TO_SPEECH: ("1.3.0", "1.3.0-amd64-en-us-jessarus-preview"),
+        CUSTOM_TEXT_TO_SPEECH: ("1.3.0", None),
+    }},
+    "2020-05": {"source": "D1", "registry": LEGACY_REGISTRY, "sizes": "2020", "kinds": {
+        SPEECH_TO_TEXT: ("2.2.0", "2.2.0-amd64-en-us-preview"),
+        CUSTOM_SPEECH_TO_TEXT: ("2.2.0", None),
+        TEXT_TO_SPEECH: ("1.4.0", "1.3.0-amd64-en-us-jessarus-preview"),
+        CUSTOM_TEXT_TO_SPEECH: ("1.4.0", None),
+    }},
+    "2022-01": {"source": "D2", "registry": MCR_REGISTRY, "sizes": "2022", "kinds": {
+        SPEECH_TO_TEXT: ("3.6.0", None),
+        CUSTOM_SPEECH_TO_TEXT: ("3.6.0", None),
+        NEURAL_TEXT_TO_SPEECH: ("2.5.0", None),
+        LANGUAGE_DETECTION: ("1.5.0", None),
+    }},
+    "2024-09": {"source": "A1, A2", "registry": MCR_REGISTRY, "sizes": CURRENT_DOC_YEAR, "kinds": dict(
+        (kind, (_CATALOG[kind]["latest_version"], None))
+        for kind in (SPEECH_TO_TEXT, CUSTOM_SPEECH_TO_TEXT, NEURAL_TEXT_TO_SPEECH, LANGUAGE_DETECTION)
+    )},
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -464,12 +528,30 @@ def protocol(kind):
 
 
 def is_retired(kind):
+    """Whether Microsoft retired the kind; the plan refuses it unless speech_allow_retired_kinds is true."""
     return _CATALOG[_check_kind(kind)]["retired"]
 
 
-def retirement_warning(kind):
-    """The warning text for a retired kind, or None."""
-    return _CATALOG[_check_kind(kind)]["retirement"]
+def retired_on(kind):
+    """The date Microsoft retired the kind (YYYY-MM-DD), or None."""
+    return _CATALOG[_check_kind(kind)]["retired_on"]
+
+
+def is_legacy(kind):
+    """Whether the kind is gone from Microsoft's current pages without a page calling it retired: planned, with a warning."""
+    return _CATALOG[_check_kind(kind)]["legacy"] is not None
+
+
+def status_warning(kind):
+    """What running the kind means, for a warning: its retirement (date, replacement) or its legacy status; None for a
+    current kind."""
+    entry = _CATALOG[_check_kind(kind)]
+    if entry["retired"]:
+        return ("{0} (standard voices) was retired by Microsoft on {1}: use kind {2} with a neural voice, "
+                "e.g. en-US-AriaNeural".format(kind, entry["retired_on"], entry["replacement"]))
+    if entry["legacy"]:
+        return "{0} is legacy: {1}; it runs as the 2019 and 2020 pages describe it".format(kind, entry["legacy"])
+    return None
 
 
 def is_disconnected_capable(kind):
@@ -478,10 +560,7 @@ def is_disconnected_capable(kind):
 
 def latest_version(kind):
     """The newest version the contract documents for the kind."""
-    version = _CATALOG[_check_kind(kind)]["latest_version"]
-    if version is None:
-        raise CatalogError("kind {0!r} has no documented version: set version explicitly".format(kind))
-    return version
+    return _CATALOG[_check_kind(kind)]["latest_version"]
 
 
 def tag_format(kind):
@@ -579,8 +658,24 @@ def image_disk_mb(kind):
 
 
 def needs_model_id(kind):
-    """Whether a service of the kind must name its custom model (model_id, written as ModelId)."""
+    """Whether a service of the kind must name its custom model (model_id, written as ModelId); the other kinds take
+    no model, and the plan refuses a model_id for them."""
     return _CATALOG[_check_kind(kind)]["model_id_required"]
+
+
+def model_kinds():
+    """The kinds that run a custom model (custom speech to text, custom text to speech)."""
+    return tuple(kind for kind in KINDS if needs_model_id(kind))
+
+
+def documented_versions(kind):
+    """The versions the pages name for a kind whose image list is closed (the legacy text to speech kinds), or ()."""
+    return _CATALOG[_check_kind(kind)].get("versions", ())
+
+
+def ssml_voices(kind):
+    """{tag voice: SSML short name} of the kinds whose voice names the catalog holds with Microsoft's casing."""
+    return dict((voice.lower(), voice) for voice in _CATALOG[_check_kind(kind)].get("ssml_voices", ()))
 
 
 def decoder_kinds():
@@ -593,3 +688,19 @@ def synthesis_kinds():
     test posts SSML to the synthesis path. A run spec's smoke request needs their voice; the load balancer gives
     their WebSocket upgrades (the Speech SDK synthesizer's idle connection) a backend of their own."""
     return tuple(kind for kind in KINDS if smoke_test(kind)[0] == SMOKE_TTS)
+
+
+def page(page_version):
+    """One version of the "Install and run Speech containers" page: {"source", "registry", "sizes", "kinds"}, where
+    kinds maps each kind the page documents to (its version, its example tag or None)."""
+    if page_version not in _PAGES:
+        raise CatalogError("page version {0!r} is unknown: use one of {1}".format(page_version, ", ".join(PAGE_VERSIONS)))
+    return copy.deepcopy(_PAGES[page_version])
+
+
+def page_profiles(page_version):
+    """The sizing profiles of a page's table: (minimum, recommended)."""
+    year = page(page_version)["sizes"]
+    if year == CURRENT_DOC_YEAR:
+        return MINIMUM, RECOMMENDED
+    return year + "-" + MINIMUM, year

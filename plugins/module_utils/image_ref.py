@@ -7,10 +7,15 @@
 Tag grammar (Microsoft's, case sensitive, always lowercase):
   speech-to-text          <x.y.z>-amd64-<locale>[-preview]            4.12.0-amd64-zh-cn-sichuan
   neural-text-to-speech   <x.y.z>-amd64-<locale>-<name>neural[-preview] 3.11.0-amd64-zh-cn-xiaochenneural-preview
-  text-to-speech          <x.y.z>-amd64-<locale>-<name>rus[-preview]    1.3.0-amd64-en-us-jessarus-preview
+  text-to-speech          <x.y.z>-amd64-<locale>-<name>[-preview]       1.3.0-amd64-zh-cn-kangkang-apollo-preview
   custom-speech-to-text   <x.y.z>-amd64 | <x.y.z>-preview-amd64       4.12.0-amd64, 5.0.0-preview-amd64
   language-detection      <x.y.z>-amd64[-preview]                     1.18.0-amd64-preview
+  custom-text-to-speech   <x.y.z>-amd64[-preview]                     1.4.0-amd64-preview
   every kind              latest
+
+A voice is <locale>-<name> in either form: the tag form in lower case (zh-cn-kangkang-apollo) or the SSML short name
+(zh-CN-Kangkang-Apollo). A voice is known when the catalog lists it for its locale; its SSML casing comes from the
+catalog's table, a neural voice's from Microsoft's <Name>Neural, or else from the operator's spelling.
 
 Stdlib only, Python 3.8+, no Ansible imports: the filter plugin wraps these functions.
 """
@@ -26,17 +31,21 @@ from ansible_collections.speechops.speech.plugins.module_utils import catalog
 
 SEMVER_RE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 TAG_LOCALE_RE = re.compile(r"^[a-z]{2,3}-[a-z]{2}(-[a-z]{3,})?$")  # en-us, wuu-cn, zh-cn-sichuan
-VOICE_NAME_RE = re.compile(r"^[a-z][a-z0-9]*$")  # aria, xiaoxiao, guy24k
+VOICE_RE = re.compile(r"^[a-z]{2,3}-[a-z]{2}(-[a-z0-9]+)+$")  # en-us-arianeural, zh-cn-kangkang-apollo, en-au-catherine
+NEURAL_NAME_RE = re.compile(r"^[a-z][a-z0-9]*neural$")  # A5: <name>neural, e.g. arianeural, xiaoxiaoneural
 REGISTRY_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]([a-z0-9._-]*[a-z0-9])?)*$")
 REPOSITORY_RE = re.compile(r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?$")
 DIGEST_RE = re.compile(r"^[a-z0-9]+:[a-f0-9]{32,}$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 VERSION_PREFIX_RE = re.compile(r"^(?P<version>[0-9]+\.[0-9]+\.[0-9]+)(?P<rest>(-.*)?)$")
 
-VOICE_SUFFIX_SSML = {"neural": "Neural", "rus": "RUS"}  # tag suffix -> SSML suffix (1.5, D1)
+NEURAL_SUFFIX = "neural"
 PLATFORM_PART = "-" + catalog.PLATFORM
 PREVIEW_PART = "-" + catalog.PREVIEW_SUFFIX
 MAX_NEAR_MATCHES = 5
+KNOWN_LOCALES = frozenset(locale for kind in catalog.KINDS for locale in catalog.known_locales(kind))
+_VOICE_KINDS_TEXT = " and ".join(kind for kind in catalog.KINDS if catalog.tag_format(kind) == catalog.TAG_VOICE)
+SSML_VOICES = dict((tag_voice, ssml) for kind in catalog.KINDS for tag_voice, ssml in catalog.ssml_voices(kind).items())
 ALLOW_UNKNOWN_HINT = "or set speech_allow_unknown_tags: true if Microsoft published it after this catalog"
 
 
@@ -79,30 +88,62 @@ def normalize_locale(locale, field="locale"):
     return tag_locale
 
 
+def _voice_locale(tag_voice):
+    """The locale of a tag-form voice: all but a neural voice's last part (zh-cn-sichuan-yunxineural); else the first two
+    parts (zh-cn-kangkang-apollo), or three when they form a locale the catalog knows."""
+    head, _sep, last = tag_voice.rpartition("-")
+    if NEURAL_NAME_RE.match(last):
+        return head
+    parts = tag_voice.split("-")
+    if len(parts) > 3 and "-".join(parts[:3]) in KNOWN_LOCALES:
+        return "-".join(parts[:3])
+    return "-".join(parts[:2])
+
+
 def _split_voice(voice, field):
-    """Tag-form or SSML-form voice -> (tag locale, lowercase name without suffix, suffix)."""
+    """Tag-form or SSML-form voice -> (tag locale, tag voice)."""
     if not isinstance(voice, str) or not voice:
         raise ImageRefError(field, "{0!r} is not a voice: write it like en-US-AriaNeural".format(voice))
-    lowered = voice.strip().lower()
-    if lowered.endswith(PREVIEW_PART):
+    tag_voice = voice.strip().lower()
+    if tag_voice.endswith(PREVIEW_PART):
         raise ImageRefError(field, "{0!r} carries the tag suffix -preview: give the voice without it (preview is set separately)".format(voice))
-    locale_part, _sep, name = lowered.rpartition("-")
-    suffix = next((candidate for candidate in VOICE_SUFFIX_SSML if name.endswith(candidate)), None)
-    if not TAG_LOCALE_RE.match(locale_part) or suffix is None or not VOICE_NAME_RE.match(name[:-len(suffix)] or "-"):
-        raise ImageRefError(field, "{0!r} is not a voice name: write it as <locale>-<Name>Neural, e.g. en-US-AriaNeural".format(voice))
-    return locale_part, name[:-len(suffix)], suffix
+    if not VOICE_RE.match(tag_voice) or not TAG_LOCALE_RE.match(_voice_locale(tag_voice)):
+        raise ImageRefError(field, "{0!r} is not a voice name: write it as <locale>-<Name>, e.g. en-US-AriaNeural".format(voice))
+    return _voice_locale(tag_voice), tag_voice
 
 
-def ssml_voice_name(tag_voice):
-    """'en-us-arianeural' -> 'en-US-AriaNeural' (the SSML <voice name>, case sensitive, A5/D4)."""
-    locale, name, suffix = _split_voice(tag_voice, "voice")
-    return "{0}-{1}{2}{3}".format(ssml_locale(locale), name[:1].upper(), name[1:], VOICE_SUFFIX_SSML[suffix])
+def _ssml_name(tag_voice, written):
+    """The SSML <voice name> (case sensitive): Microsoft's casing from the catalog's table, else the operator's when
+    written with capitals, else a neural voice's <Name>Neural; None when none of them gives it."""
+    if tag_voice in SSML_VOICES:
+        return SSML_VOICES[tag_voice]
+    locale = _voice_locale(tag_voice)
+    name = written.strip()[len(locale) + 1:]
+    if name != name.lower():
+        return ssml_locale(locale) + "-" + name
+    if NEURAL_NAME_RE.match(name):
+        return "{0}-{1}{2}Neural".format(ssml_locale(locale), name[:1].upper(), name[1:-len(NEURAL_SUFFIX)])
+    return None
 
 
-def tag_voice_name(ssml_voice):
+def _shown_voice(tag_voice):
+    return _ssml_name(tag_voice, tag_voice) or tag_voice
+
+
+def ssml_voice_name(voice):
+    """'en-us-arianeural' -> 'en-US-AriaNeural', 'zh-cn-kangkang-apollo' -> 'zh-CN-Kangkang-Apollo' (the SSML
+    <voice name>, case sensitive, A5/D1); ImageRefError when the casing is unknown (write the voice in SSML form)."""
+    _locale, tag_voice = _split_voice(voice, "voice")
+    name = _ssml_name(tag_voice, voice)
+    if name is None:
+        raise ImageRefError("voice", "{0!r} is not in the catalog's voice tables, so its SSML casing is unknown: write it "
+                                     "as Microsoft's short name, e.g. en-US-JessaRUS".format(voice))
+    return name
+
+
+def tag_voice_name(voice):
     """'en-US-AriaNeural' -> 'en-us-arianeural' (the voice part of an image tag)."""
-    locale, name, suffix = _split_voice(ssml_voice, "voice")
-    return "{0}-{1}{2}".format(locale, name, suffix)
+    return _split_voice(voice, "voice")[1]
 
 
 # --------------------------------------------------------------------------------------------- checks
@@ -124,10 +165,7 @@ def _version_tuple(version):
 def _check_version(kind, version):
     """None -> the catalog's latest version; 'latest' stays; else it must be x.y.z."""
     if version is None:
-        try:
-            return catalog.latest_version(kind)
-        except catalog.CatalogError as exc:
-            raise ImageRefError("version", str(exc)) from exc
+        return catalog.latest_version(kind)
     if isinstance(version, str) and (version == catalog.LATEST_TAG or SEMVER_RE.match(version)):
         return version
     raise ImageRefError("version", _version_fix(version))
@@ -182,18 +220,36 @@ def _check_known_locale(kind, tag_locale, allow_unknown, warnings):
 
 
 def _voices_of_locale(kind, tag_locale):
-    return [ssml_voice_name(voice) for voice in catalog.known_voices(kind) if voice.rsplit("-", 1)[0] == tag_locale]
+    return [_shown_voice(voice) for voice in catalog.known_voices(kind) if _voice_locale(voice) == tag_locale]
 
 
-def _check_known_voice(kind, tag_voice, allow_unknown, warnings):
+def _other_kinds_of_voice(kind, tag_voice):
+    return [other for other in catalog.KINDS if other != kind and tag_voice in catalog.known_voices(other)]
+
+
+def _check_known_voice(kind, tag_voice, ssml_voice, allow_unknown, warnings):
+    """Known when the catalog lists the voice for its locale; a voice of another kind says so."""
     known = catalog.known_voices(kind)
     if tag_voice in known:
         return
-    same_locale = _voices_of_locale(kind, tag_voice.rsplit("-", 1)[0])
-    hint = _near_match_text(tag_voice, known, ssml_voice_name)
+    same_locale = _voices_of_locale(kind, _voice_locale(tag_voice))
+    hint = _near_match_text(tag_voice, known, _shown_voice)
     if same_locale:
         hint += "; known voices of that locale: " + ", ".join(same_locale)
-    _unknown("voice", "{0} is not a known {1} voice ({2})".format(ssml_voice_name(tag_voice), kind, hint), allow_unknown, warnings)
+    message = "{0} is not a known {1} voice ({2})".format(ssml_voice or tag_voice, kind, hint)
+    if ssml_voice is None:
+        message += "; write it with Microsoft's casing (<locale>-<Name>), which the smoke request needs"
+    _unknown("voice", message, allow_unknown, warnings)
+
+
+def _check_voice_grammar(kind, voice, tag_voice):
+    """Neural voices are <locale>-<name>neural (A5); the standard kind's voices have no common suffix (D10)."""
+    if catalog.fact(kind, "voice_suffix") != NEURAL_SUFFIX or NEURAL_NAME_RE.match(tag_voice.rsplit("-", 1)[1]):
+        return
+    others = _other_kinds_of_voice(kind, tag_voice)
+    elsewhere = "; {0} is a voice of kind {1}".format(_shown_voice(tag_voice), " and ".join(others)) if others else ""
+    raise ImageRefError("voice", "{0!r} is not a {1} voice: neural voice names end in Neural, e.g. en-US-AriaNeural{2}".format(
+        voice, kind, elsewhere))
 
 
 # --------------------------------------------------------------------------------------------- tag parts per grammar
@@ -201,7 +257,7 @@ def _check_known_voice(kind, tag_voice, allow_unknown, warnings):
 
 def _locale_for_locale_tag(kind, version, locale, voice, allow_unknown, warnings):
     if voice is not None:
-        raise ImageRefError("voice", "{0} images have no voice: remove voice (only neural-text-to-speech takes one)".format(kind))
+        raise ImageRefError("voice", "{0} images have no voice: remove voice (only {1} take one)".format(kind, _VOICE_KINDS_TEXT))
     default_locale = catalog.fact(kind, "default_locale")
     tag_locale = default_locale if locale is None else normalize_locale(locale)
     if version == catalog.LATEST_TAG and tag_locale != default_locale:
@@ -211,37 +267,43 @@ def _locale_for_locale_tag(kind, version, locale, voice, allow_unknown, warnings
     return tag_locale
 
 
+def _locale_mismatch(kind, tag_locale, tag_voice, voice_locale):
+    voices = _voices_of_locale(kind, tag_locale)
+    return ImageRefError("locale", "{0} does not match voice {1}, whose locale is {2}: the voice sets the image locale; "
+                                   "remove locale or pick a {0} voice{3}".format(
+                                       ssml_locale(tag_locale), _shown_voice(tag_voice), ssml_locale(voice_locale),
+                                       " (" + ", ".join(voices) + ")" if voices else ""))
+
+
 def _voice_for_voice_tag(kind, version, locale, voice, allow_unknown, warnings):
+    """(tag voice, SSML voice) of a voice-grammar kind, the voice given in either form."""
     tag_locale = None if locale is None else normalize_locale(locale)
     default_voice = catalog.fact(kind, "default_voice")
     if voice is None:
         if tag_locale not in (None, catalog.fact(kind, "default_locale")):
             voices = _voices_of_locale(kind, tag_locale)
             raise ImageRefError("voice", "{0} needs a voice for locale {1}: set voice, e.g. {2}".format(
-                kind, ssml_locale(tag_locale), ", ".join(voices) or "<locale>-<Name>Neural"))
+                kind, ssml_locale(tag_locale), ", ".join(voices) or "<locale>-<Name>"))
         voice = default_voice
-    voice_locale, name, suffix = _split_voice(voice, "voice")
-    if suffix != catalog.fact(kind, "voice_suffix"):
-        raise ImageRefError("voice", "{0!r} is not a {1} voice: its name must end in {2}".format(
-            voice, kind, VOICE_SUFFIX_SSML[catalog.fact(kind, "voice_suffix")]))
-    tag_voice = "{0}-{1}{2}".format(voice_locale, name, suffix)
+    voice_locale, tag_voice = _split_voice(voice, "voice")
+    _check_voice_grammar(kind, voice, tag_voice)
     if tag_locale is not None and tag_locale != voice_locale:
-        raise ImageRefError("locale", "{0} does not match voice {1}, whose locale is {2}: the voice sets the image locale; "
-                                      "remove locale or pick a {0} voice{3}".format(
-                                          ssml_locale(tag_locale), ssml_voice_name(tag_voice), ssml_locale(voice_locale),
-                                          " (" + ", ".join(_voices_of_locale(kind, tag_locale)) + ")" if _voices_of_locale(kind, tag_locale) else ""))
+        raise _locale_mismatch(kind, tag_locale, tag_voice, voice_locale)
     if version == catalog.LATEST_TAG and tag_voice != default_voice:
         raise ImageRefError("version", "tag latest of {0} is the {1} image: pin a version x.y.z for voice {2}".format(
-            kind, ssml_voice_name(default_voice), ssml_voice_name(tag_voice)))
-    _check_known_voice(kind, tag_voice, allow_unknown, warnings)
-    return tag_voice
+            kind, _shown_voice(default_voice), _shown_voice(tag_voice)))
+    ssml_voice = _ssml_name(tag_voice, voice)
+    _check_known_voice(kind, tag_voice, ssml_voice, allow_unknown, warnings)
+    return tag_voice, ssml_voice
 
 
 def _check_plain(kind, locale, voice):
+    from_model = catalog.needs_model_id(kind)
     if voice is not None:
-        raise ImageRefError("voice", "{0} images have no voice: remove voice (only neural-text-to-speech takes one)".format(kind))
+        reason = "the voice comes from the model (model_id)" if from_model else "only {0} take one".format(_VOICE_KINDS_TEXT)
+        raise ImageRefError("voice", "{0} images have no voice: remove voice ({1})".format(kind, reason))
     if locale is not None:
-        reason = "the locale comes from the model (ModelId)" if kind == catalog.CUSTOM_SPEECH_TO_TEXT else "the image has no locale"
+        reason = "the locale comes from the model (ModelId)" if from_model else "the image has no locale"
         raise ImageRefError("locale", "{0} tags carry no locale ({1}): remove locale".format(kind, reason))
 
 
@@ -255,8 +317,17 @@ def _resolve_preview(kind, version, tag_voice, preview, warnings):
         return tag_voice in preview_voices or catalog.fact(kind, "default_preview")
     if preview is False and tag_voice in preview_voices:
         warnings.append("preview: voice {0} was published only as a -preview tag (2021 tag list); building it without -preview".format(
-            ssml_voice_name(tag_voice)))
+            _shown_voice(tag_voice)))
     return preview
+
+
+def _check_documented_version(kind, version, allow_unknown, warnings):
+    """A kind whose images the pages list completely (the legacy text to speech kinds) has only those versions."""
+    versions = catalog.documented_versions(kind)
+    if versions and version not in versions + (catalog.LATEST_TAG,):
+        voices_note = "; the catalog's voices are those of 1.3.0" if catalog.known_voices(kind) else ""
+        _unknown("version", "{0} {1} is not a version the pages name ({2}){3}".format(
+            kind, version, ", ".join(versions), voices_note), allow_unknown, warnings)
 
 
 def _version_warnings(kind, version, warnings):
@@ -264,8 +335,6 @@ def _version_warnings(kind, version, warnings):
     if unsupported_before and version != catalog.LATEST_TAG and _version_tuple(version) < _version_tuple(unsupported_before):
         warnings.append("version: {0} {1} is unsupported since 2024-02-29 (all versions before {2}): use {3}".format(
             kind, version, unsupported_before, catalog.latest_version(kind)))
-    if catalog.is_retired(kind):
-        warnings.append("kind: " + catalog.retirement_warning(kind))
 
 
 def format_tag(kind, version, locale=None, voice=None, preview=False):
@@ -282,24 +351,31 @@ def format_tag(kind, version, locale=None, voice=None, preview=False):
 # --------------------------------------------------------------------------------------------- build
 
 
-def resolve_image(kind, version=None, locale=None, voice=None, registry=catalog.MCR_REGISTRY, allow_unknown=False, preview=None):
-    """Validate the inputs and return the image reference with its parts and any warnings."""
+def resolve_image(kind, version=None, locale=None, voice=None, registry=catalog.MCR_REGISTRY, allow_unknown=False, preview=None,
+                  status_warning=True):
+    """Validate the inputs and return the image reference with its parts and any warnings.
+
+    status_warning: whether the warnings end with the kind's status (retired, legacy); the plan words its own.
+    """
     warnings = []
     kind = _check_kind(kind)
     version = _check_version(kind, version)
     preview = _check_preview(preview)
     registry = _check_registry(registry)
     grammar = catalog.tag_format(kind)
-    tag_locale = tag_voice = None
+    tag_locale = tag_voice = ssml_voice = None
     if grammar == catalog.TAG_LOCALE:
         tag_locale = _locale_for_locale_tag(kind, version, locale, voice, allow_unknown, warnings)
     elif grammar == catalog.TAG_VOICE:
-        tag_voice = _voice_for_voice_tag(kind, version, locale, voice, allow_unknown, warnings)
-        tag_locale = tag_voice.rsplit("-", 1)[0]
+        tag_voice, ssml_voice = _voice_for_voice_tag(kind, version, locale, voice, allow_unknown, warnings)
+        tag_locale = _voice_locale(tag_voice)
     else:
         _check_plain(kind, locale, voice)
+    _check_documented_version(kind, version, allow_unknown, warnings)
     preview = _resolve_preview(kind, version, tag_voice, preview, warnings)
     _version_warnings(kind, version, warnings)
+    if status_warning and catalog.status_warning(kind):
+        warnings.append("kind: " + catalog.status_warning(kind))
     repository = _repository_for_registry(kind, registry)
     tag = format_tag(kind, version, tag_locale, tag_voice, preview)
     return {
@@ -312,7 +388,7 @@ def resolve_image(kind, version=None, locale=None, voice=None, registry=catalog.
         "locale": tag_locale,
         "ssml_locale": ssml_locale(tag_locale) if tag_locale else None,
         "voice": tag_voice,
-        "ssml_voice": ssml_voice_name(tag_voice) if tag_voice else None,
+        "ssml_voice": ssml_voice,
         "preview": preview,
         "warnings": warnings,
     }
@@ -331,7 +407,7 @@ def image_reference(kind, version=None, locale=None, voice=None, registry=catalo
     """'<registry>/azure-cognitive-services/speechservices/<kind>:<tag>'.
 
     version None pins the catalog's latest version (with the default locale/voice); 'latest' is the
-    floating tag. Warnings (unknown tags with allow_unknown, retired kinds, unsupported versions) are
+    floating tag. Warnings (unknown tags with allow_unknown, retired and legacy kinds, unsupported versions) are
     appended to the warnings list when one is given.
     """
     resolved = resolve_image(kind, version, locale, voice, registry, allow_unknown, preview)
@@ -357,6 +433,13 @@ def _split_reference(ref):
     return None, name, tag, digest or None
 
 
+def _is_tag_voice(kind, text):
+    """Whether a tag's middle is a voice of the kind's grammar, in tag form."""
+    if not VOICE_RE.match(text) or not TAG_LOCALE_RE.match(_voice_locale(text)):
+        return False
+    return catalog.fact(kind, "voice_suffix") != NEURAL_SUFFIX or bool(NEURAL_NAME_RE.match(text.rsplit("-", 1)[1]))
+
+
 def _parse_tag_rest(kind, rest, ref):
     """The tag after x.y.z -> (locale, voice, preview)."""
     preview = False
@@ -375,21 +458,16 @@ def _parse_tag_rest(kind, rest, ref):
         return None, None, preview
     if grammar == catalog.TAG_LOCALE and TAG_LOCALE_RE.match(middle):
         return middle, None, preview
-    if grammar == catalog.TAG_VOICE and middle:
-        try:
-            locale, name, suffix = _split_voice(middle, "image")
-        except ImageRefError:
-            pass
-        else:
-            if middle == "{0}-{1}{2}".format(locale, name, suffix):
-                return locale, middle, preview
+    if grammar == catalog.TAG_VOICE and _is_tag_voice(kind, middle):
+        return _voice_locale(middle), middle, preview
     expected = {catalog.TAG_PLAIN: "<x.y.z>-amd64[-preview]", catalog.TAG_LOCALE: "<x.y.z>-amd64-<locale>[-preview]",
-                catalog.TAG_VOICE: "<x.y.z>-amd64-<locale>-<name>{0}[-preview]".format(catalog.fact(kind, "voice_suffix", ""))}[grammar]
+                catalog.TAG_VOICE: "<x.y.z>-amd64-<locale>-<name>{0}[-preview]".format(catalog.fact(kind, "voice_suffix") or "")}[grammar]
     raise ImageRefError("image", "{0!r}: a {1} tag has the form {2}".format(ref, kind, expected))
 
 
 def parse_image_reference(ref):
-    """Inverse of image_reference: the parts of a Speech image reference (grammar only, no catalog check)."""
+    """Inverse of image_reference: the parts of a Speech image reference (grammar only, no catalog check; ssml_voice
+    is None for a voice whose casing the catalog does not hold)."""
     if not isinstance(ref, str) or not ref.strip():
         raise ImageRefError("image", "{0!r} is not an image reference: write <registry>/<repository>:<tag>".format(ref))
     ref = ref.strip()
@@ -434,7 +512,7 @@ def parse_image_reference(ref):
         "locale": locale,
         "ssml_locale": ssml_locale(locale) if locale else None,
         "voice": voice,
-        "ssml_voice": ssml_voice_name(voice) if voice else None,
+        "ssml_voice": _ssml_name(voice, voice) if voice else None,
         "preview": preview,
     })
     return parsed

@@ -384,16 +384,18 @@ def check_disk(facts, containers, image_disk_mb, headroom_mb):
 
 
 def check_retired(containers):
+    """A warning per retired kind (planned only with speech_allow_retired_kinds) and per legacy kind on the host."""
     warnings = []
     for kind in sorted(set(container["kind"] for container in containers)):
         try:
-            retired = catalog.is_retired(kind)
+            status = catalog.status_warning(kind)
         except catalog.CatalogError:
             continue  # reported by check_container_sizes
-        if retired:
+        if status:
             services = sorted(set(container.get("service") or container["name"] for container in containers if container["kind"] == kind))
-            warnings.append(finding(CHECK_RETIRED, "{0} (service {1})".format(catalog.retirement_warning(kind), ", ".join(services)),
-                                    "change speech_services[{0}].kind".format(services[0])))
+            allowed = ", planned because speech_allow_retired_kinds is true" if catalog.is_retired(kind) else ""
+            warnings.append(finding(CHECK_RETIRED, "{0} (service {1}{2})".format(status, ", ".join(services), allowed),
+                                    "move service {0} to another kind in speech_services".format(", ".join(services))))
     return warnings
 
 

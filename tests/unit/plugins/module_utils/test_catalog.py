@@ -117,24 +117,38 @@ def test_language_detection_records_both_documented_protocols_and_host_port():
     assert info["documented_host_port"] == 5000  # A6 maps -p 5000:5003
 
 
-@pytest.mark.parametrize("kind, retired", [(STT, False), (CSTT, False), (NTTS, False), (LID, False), (TTS, True), (CTTS, True)])
-def test_retired_flags_and_warning_text(kind, retired):
+@pytest.mark.parametrize("kind, retired, legacy", [(STT, False, False), (CSTT, False, False), (NTTS, False, False), (LID, False, False),
+                                                   (TTS, True, False), (CTTS, False, True)])
+def test_retired_and_legacy_kinds(kind, retired, legacy):
     assert is_retired(kind) is retired
-    warning = catalog.retirement_warning(kind)
-    if retired:
-        assert kind in warning and "neural-text-to-speech" in warning
-    else:
-        assert warning is None
+    assert catalog.is_legacy(kind) is legacy
+    assert catalog.retired_on(kind) == ("2021-08-31" if retired else None)  # A5, D2
+    assert (catalog.status_warning(kind) is None) is not (retired or legacy)
 
 
-@pytest.mark.parametrize("kind, version", [(STT, "5.1.0"), (CSTT, "5.1.0"), (NTTS, "4.1.0"), (LID, "1.18.0"), (TTS, "1.3.0")])
+def test_the_retired_kind_warning_gives_the_date_and_the_replacement():
+    warning = catalog.status_warning(TTS)
+    assert warning.startswith("text-to-speech (standard voices) was retired by Microsoft on 2021-08-31")
+    assert "use kind neural-text-to-speech with a neural voice, e.g. en-US-AriaNeural" in warning
+
+
+def test_custom_text_to_speech_is_legacy_not_retired():
+    # No page calls it retired; the current pages no longer list it, the 2021 tag list (D5) is the last that does.
+    assert catalog.status_warning(CTTS) == (
+        "custom-text-to-speech is legacy: no longer in Microsoft's current pages; last documented in 2021; "
+        "it runs as the 2019 and 2020 pages describe it")
+    assert kind_info(CTTS)["status"] == "legacy" and kind_info(TTS)["status"] == "retired"
+
+
+@pytest.mark.parametrize("kind, version", [(STT, "5.1.0"), (CSTT, "5.1.0"), (NTTS, "4.1.0"), (LID, "1.18.0"), (TTS, "1.4.0"), (CTTS, "1.4.0")])
 def test_latest_version_is_the_a2_overview_value(kind, version):
+    # The legacy text to speech kinds: 1.4.0 in the "Latest" column of D1 (2020-05).
     assert latest_version(kind) == version
 
 
-def test_latest_version_of_custom_tts_is_undocumented_and_says_so():
-    with pytest.raises(CatalogError, match="custom-text-to-speech.*no documented version.*set version"):
-        latest_version(CTTS)
+@pytest.mark.parametrize("kind, versions", [(TTS, ("1.3.0", "1.4.0")), (CTTS, ("1.3.0", "1.4.0")), (STT, ()), (NTTS, ())])
+def test_documented_versions_are_a_closed_list_only_for_the_legacy_kinds(kind, versions):
+    assert catalog.documented_versions(kind) == versions  # D10: 1.3.0, D1: 1.4.0
 
 
 @pytest.mark.parametrize("kind, disconnected", [(STT, True), (CSTT, True), (NTTS, True), (LID, False), (TTS, False), (CTTS, False)])
@@ -250,6 +264,65 @@ def test_latest_tag_meanings_from_section_1_2():
     assert kind_info(STT)["latest_tag_means"] == {"locale": "en-us"}
     assert kind_info(NTTS)["latest_tag_means"] == {"locale": "en-us", "voice": "en-us-arianeural"}
     assert kind_info(LID)["latest_tag_means"] == {"preview": True}
+    # D10, D1: "The latest tag pulls the en-US locale and jessarus voice" (D5 2021 says AriaRUS: section 10)
+    assert kind_info(TTS)["latest_tag_means"] == {"locale": "en-us", "voice": "en-us-jessarus"}
+    assert catalog.fact(TTS, "default_voice") == "en-us-jessarus"
+
+
+# The 1.3.0 table of the 2019-11 page (D10), tag form, in the page's order.
+STANDARD_VOICES_1_3_0 = {
+    "zh-CN": "huihuirus kangkang-apollo yaoyao-apollo", "en-AU": "catherine hayleyrus",
+    "en-GB": "george-apollo hazelrus susan-apollo", "en-IN": "heera-apollo priyarus ravi-apollo",
+    "en-US": "jessarus benjaminrus jessa24krus zirarus guy24krus", "fr-CA": "caroline harmonierus",
+    "fr-FR": "hortenserus julie-apollo paul-apollo", "de-DE": "hedda heddarus stefan-apollo", "it-IT": "cosimo-apollo luciarus",
+    "ja-JP": "ayumi-apollo harukarus ichiro-apollo", "ko-KR": "heamirus", "pt-BR": "daniel-apollo heloisarus",
+    "es-ES": "elenarus laura-apollo pablo-apollo", "es-MX": "hildarus raul-apollo",
+}
+
+
+def test_standard_voices_are_the_1_3_0_table_by_locale():
+    expected = [locale.lower() + "-" + name for locale, names in STANDARD_VOICES_1_3_0.items() for name in names.split()]
+    assert catalog.known_voices(TTS) == tuple(expected)
+    assert catalog.known_locales(TTS) == tuple(locale.lower() for locale in STANDARD_VOICES_1_3_0)
+    assert len(expected) == 37
+
+
+@pytest.mark.parametrize("tag_voice, ssml_voice", [
+    ("zh-cn-kangkang-apollo", "zh-CN-Kangkang-Apollo"), ("de-de-hedda", "de-DE-Hedda"), ("en-us-jessa24krus", "en-US-Jessa24kRUS"),
+    ("en-us-jessarus", "en-US-JessaRUS"), ("en-au-catherine", "en-AU-Catherine"), ("en-us-guy24krus", "en-US-Guy24kRUS"),
+    ("fr-ca-caroline", "fr-CA-Caroline"), ("ko-kr-heamirus", "ko-KR-HeamiRUS"),
+])
+def test_standard_voices_keep_microsofts_casing_in_the_table(tag_voice, ssml_voice):
+    assert catalog.ssml_voices(TTS)[tag_voice] == ssml_voice
+
+
+def test_every_standard_voice_has_its_ssml_name_and_no_other_kind_has_a_table():
+    assert sorted(catalog.ssml_voices(TTS)) == sorted(catalog.known_voices(TTS))
+    assert all(catalog.ssml_voices(kind) == {} for kind in KINDS if kind != TTS)
+
+
+def test_model_kinds_are_the_custom_kinds():
+    assert catalog.model_kinds() == (CSTT, CTTS)
+    assert "ModelId" in kind_info(CTTS)["settings"] and "ModelId" not in kind_info(TTS)["settings"]
+
+
+@pytest.mark.parametrize("page_version, source, registry, kinds, profiles", [
+    ("2019-11", "D10", "containerpreview.azurecr.io", {STT: "2.0.0", CSTT: "2.0.0", TTS: "1.3.0", CTTS: "1.3.0"}, ("2020-minimum", "2020")),
+    ("2020-05", "D1", "containerpreview.azurecr.io", {STT: "2.2.0", CSTT: "2.2.0", TTS: "1.4.0", CTTS: "1.4.0"}, ("2020-minimum", "2020")),
+    ("2022-01", "D2", "mcr.microsoft.com", {STT: "3.6.0", CSTT: "3.6.0", NTTS: "2.5.0", LID: "1.5.0"}, ("2022-minimum", "2022")),
+    ("2024-09", "A1, A2", "mcr.microsoft.com", {STT: "5.1.0", CSTT: "5.1.0", NTTS: "4.1.0", LID: "1.18.0"}, ("minimum", "recommended")),
+])
+def test_pages_name_their_kinds_versions_and_sizing_tables(page_version, source, registry, kinds, profiles):
+    page = catalog.page(page_version)
+    assert (page["source"], page["registry"]) == (source, registry)
+    assert dict((kind, version) for kind, (version, _example) in page["kinds"].items()) == kinds
+    assert catalog.page_profiles(page_version) == profiles
+
+
+def test_pages_are_in_date_order_and_an_unknown_page_names_the_known_ones():
+    assert catalog.PAGE_VERSIONS == ("2019-11", "2020-05", "2022-01", "2024-09")
+    with pytest.raises(CatalogError, match="page version '2021-01' is unknown: use one of 2019-11, 2020-05, 2022-01, 2024-09"):
+        catalog.page("2021-01")
 
 
 def test_concurrency_guidance_for_language_detection():
@@ -302,7 +375,7 @@ def test_fact_returns_default_for_missing_entries():
     (NTTS, ("tts", "/speech/synthesize/cognitiveservices/v1"), 300, 8000, False),
     (LID, ("websocket", "/speech/universal/v2"), 120, 2000, False),
     (TTS, ("tts", "/speech/synthesize/cognitiveservices/v1"), 120, 3000, False),
-    (CTTS, ("tts", "/speech/synthesize/cognitiveservices/v1"), 120, 3000, False),
+    (CTTS, ("tts", "/speech/synthesize/cognitiveservices/v1"), 120, 3000, True),  # D10, D1: the Model ID is required
 ])
 def test_probe_and_preflight_facts_per_kind(kind, smoke, ready_timeout, image_disk_mb, model_id):
     assert catalog.smoke_test(kind) == smoke

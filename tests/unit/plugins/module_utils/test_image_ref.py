@@ -66,6 +66,13 @@ CONTRACT_TAGGED_IMAGES += [
     (MCR + "neural-text-to-speech:4.6.0-amd64-" + voice, "neural-text-to-speech", "4.6.0", voice.rsplit("-", 1)[0], voice, False)
     for voice in ("en-us-avaneural", "hi-in-swaraneural", "ta-in-pallavineural")
 ]
+# D10 (2019-11): every standard voice of the 1.3.0 table, tags as the page writes them; D1 (2020-05) names 1.4.0.
+CONTRACT_TAGGED_IMAGES += [
+    (LEGACY + "text-to-speech:{0}-amd64-{1}-preview".format(version, voice), "text-to-speech", version, voice[:5], voice, True)
+    for version in ("1.3.0", "1.4.0") for voice in catalog.known_voices("text-to-speech")
+] + [
+    (LEGACY + "custom-text-to-speech:1.4.0-amd64-preview", "custom-text-to-speech", "1.4.0", None, None, True),  # inferred, no tag shown
+]
 CONTRACT_TAGGED_IMAGES += [
     (MCR + "custom-speech-to-text:4.{0}.0-amd64".format(minor), "custom-speech-to-text", "4.{0}.0".format(minor), None, None, False)
     for minor in range(13)  # A4 tag list 4.0.0-4.12.0
@@ -137,8 +144,17 @@ def test_images_that_are_not_speech_containers_are_rejected(ref):
     ({"kind": "language-detection"}, MCR + "language-detection:1.18.0-amd64-preview"),
     ({"kind": "language-detection", "preview": False}, MCR + "language-detection:1.18.0-amd64"),
     ({"kind": "language-detection", "version": "latest"}, MCR + "language-detection:latest"),
-    ({"kind": "text-to-speech"}, MCR + "text-to-speech:1.3.0-amd64-en-us-ariarus"),
-    ({"kind": "custom-text-to-speech", "version": "1.0.0"}, MCR + "custom-text-to-speech:1.0.0-amd64"),
+    ({"kind": "text-to-speech"}, MCR + "text-to-speech:1.4.0-amd64-en-us-jessarus-preview"),
+    ({"kind": "text-to-speech", "version": "latest"}, MCR + "text-to-speech:latest"),
+    ({"kind": "text-to-speech", "version": "1.3.0", "voice": "zh-CN-Kangkang-Apollo"}, MCR + "text-to-speech:1.3.0-amd64-zh-cn-kangkang-apollo-preview"),
+    ({"kind": "text-to-speech", "voice": "zh-cn-kangkang-apollo", "locale": "zh-CN"}, MCR + "text-to-speech:1.4.0-amd64-zh-cn-kangkang-apollo-preview"),
+    ({"kind": "text-to-speech", "voice": "en-AU-Catherine"}, MCR + "text-to-speech:1.4.0-amd64-en-au-catherine-preview"),
+    ({"kind": "text-to-speech", "voice": "de-DE-Hedda", "registry": "containerpreview.azurecr.io"},
+     LEGACY + "text-to-speech:1.4.0-amd64-de-de-hedda-preview"),
+    ({"kind": "text-to-speech", "registry": "containerpreview.azurecr.io", "version": "1.3.0"},
+     LEGACY + "text-to-speech:1.3.0-amd64-en-us-jessarus-preview"),  # D10, D1 example
+    ({"kind": "custom-text-to-speech"}, MCR + "custom-text-to-speech:1.4.0-amd64-preview"),
+    ({"kind": "custom-text-to-speech", "version": "1.3.0", "preview": False}, MCR + "custom-text-to-speech:1.3.0-amd64"),
     ({"kind": "speech-to-text", "registry": "registry.example.com:5000/"},
      "registry.example.com:5000/azure-cognitive-services/speechservices/speech-to-text:5.1.0-amd64-en-us"),
     ({"kind": "speech-to-text", "registry": "localhost:5000/mirror"},
@@ -150,7 +166,7 @@ def test_image_reference(kwargs, expected):
     assert image_reference(**kwargs) == expected
 
 
-@pytest.mark.parametrize("kind", [kind for kind in catalog.KINDS if kind != "custom-text-to-speech"])
+@pytest.mark.parametrize("kind", catalog.KINDS)
 def test_default_image_pins_the_latest_version_and_parses_back(kind):
     parsed = parse_image_reference(image_reference(kind))
     assert parsed["kind"] == kind
@@ -168,12 +184,67 @@ def test_resolve_image_returns_parts_and_ssml_names():
 # --------------------------------------------------------------------------------------------- warnings
 
 
-def test_retired_kind_builds_with_a_warning_naming_the_replacement():
+def test_retired_kind_builds_with_a_warning_naming_the_date_and_the_replacement():
     warnings = []
     image_reference("text-to-speech", warnings=warnings)
-    assert len(warnings) == 1
-    assert warnings[0].startswith("kind: text-to-speech") and "retired on 2021-08-31" in warnings[0]
+    assert warnings == ["kind: " + catalog.status_warning("text-to-speech")]
+    assert warnings[0].startswith("kind: text-to-speech") and "retired by Microsoft on 2021-08-31" in warnings[0]
     assert "neural-text-to-speech" in warnings[0]
+
+
+def test_legacy_kind_builds_with_a_warning():
+    warnings = []
+    image_reference("custom-text-to-speech", warnings=warnings)
+    assert warnings == ["kind: custom-text-to-speech is legacy: no longer in Microsoft's current pages; last documented in 2021; "
+                        "it runs as the 2019 and 2020 pages describe it"]
+
+
+def test_the_status_warning_can_be_left_to_the_caller():
+    assert resolve_image("text-to-speech", status_warning=False)["warnings"] == []
+
+
+def test_resolve_image_gives_the_standard_voice_in_both_forms():
+    resolved = resolve_image("text-to-speech", voice="ZH-cn-kangkang-APOLLO", status_warning=False)
+    assert (resolved["voice"], resolved["ssml_voice"], resolved["locale"], resolved["ssml_locale"]) == (
+        "zh-cn-kangkang-apollo", "zh-CN-Kangkang-Apollo", "zh-cn", "zh-CN")
+    assert resolved["tag"] == "1.4.0-amd64-zh-cn-kangkang-apollo-preview" and resolved["warnings"] == []
+
+
+@pytest.mark.parametrize("voice", ["zh-CN-Kangkang-Apollo", "en-AU-Catherine", "de-DE-Hedda", "en-US-JessaRUS", "en-US-Jessa24kRUS"])
+def test_a_standard_voice_is_known_because_the_table_holds_it(voice):
+    resolved = resolve_image("text-to-speech", voice=voice, status_warning=False)
+    assert resolved["ssml_voice"] == voice and resolved["warnings"] == []
+
+
+def test_an_unknown_standard_voice_passes_with_allow_unknown_and_keeps_the_operators_casing():
+    resolved = resolve_image("text-to-speech", voice="en-US-AriaRUS", allow_unknown=True, status_warning=False)
+    assert resolved["tag"] == "1.4.0-amd64-en-us-ariarus-preview" and resolved["ssml_voice"] == "en-US-AriaRUS"
+    assert len(resolved["warnings"]) == 1
+    assert resolved["warnings"][0].startswith("voice: en-US-AriaRUS is not a known text-to-speech voice")
+    assert "known voices of that locale: en-US-JessaRUS, en-US-BenjaminRUS" in resolved["warnings"][0]
+
+
+def test_an_unknown_standard_voice_in_tag_form_has_no_ssml_name_and_says_how_to_give_one():
+    resolved = resolve_image("text-to-speech", voice="zh-cn-xiaoxiao-apollo", allow_unknown=True, status_warning=False)
+    assert resolved["tag"] == "1.4.0-amd64-zh-cn-xiaoxiao-apollo-preview" and resolved["ssml_voice"] is None
+    assert "write it with Microsoft's casing" in resolved["warnings"][0]
+
+
+def test_a_suffix_does_not_make_a_standard_voice_known():
+    with pytest.raises(ImageRefError, match="^voice: en-US-FooRUS is not a known text-to-speech voice"):
+        resolve_image("text-to-speech", voice="en-US-FooRUS")
+    with pytest.raises(ImageRefError, match="^voice: en-US-Kangkang-Apollo is not a known text-to-speech voice"):
+        resolve_image("text-to-speech", voice="en-US-Kangkang-Apollo")  # the table holds Kangkang-Apollo for zh-CN only
+
+
+def test_an_undocumented_version_of_a_legacy_kind_is_an_unknown_tag():
+    with pytest.raises(ImageRefError, match=r"^version: text-to-speech 1\.7\.0 is not a version the pages name \(1\.3\.0, 1\.4\.0\).*"
+                                            r"speech_allow_unknown_tags"):
+        resolve_image("text-to-speech", version="1.7.0")
+    resolved = resolve_image("custom-text-to-speech", version="1.7.0", allow_unknown=True, status_warning=False)
+    assert resolved["tag"] == "1.7.0-amd64-preview"
+    assert resolved["warnings"] == ["version: custom-text-to-speech 1.7.0 is not a version the pages name (1.3.0, 1.4.0); "
+                                    "used anyway because unknown tags are allowed"]
 
 
 def test_unsupported_neural_version_warns():
@@ -227,7 +298,20 @@ def test_known_inputs_give_no_warnings():
      ["en-US-AryaNeural is not a known neural-text-to-speech voice", "near matches: en-US-AriaNeural",
       "known voices of that locale: en-US-AriaNeural", "speech_allow_unknown_tags"]),
     ({"kind": "neural-text-to-speech", "voice": "Aria"}, "voice", ["'Aria' is not a voice name", "en-US-AriaNeural"]),
-    ({"kind": "neural-text-to-speech", "voice": "en-US-JessaRUS"}, "voice", ["not a neural-text-to-speech voice", "end in Neural"]),
+    ({"kind": "neural-text-to-speech", "voice": "en-US-JessaRUS"}, "voice",
+     ["not a neural-text-to-speech voice", "end in Neural", "en-US-JessaRUS is a voice of kind text-to-speech"]),
+    ({"kind": "text-to-speech", "voice": "en-US-AriaNeural"}, "voice",
+     ["en-US-AriaNeural is not a known text-to-speech voice", "known voices of that locale: en-US-JessaRUS", "speech_allow_unknown_tags"]),
+    ({"kind": "text-to-speech", "voice": "zh-CN-Kangkang-Apollo", "locale": "de-DE"}, "locale",
+     ["de-DE does not match voice zh-CN-Kangkang-Apollo", "de-DE-Hedda, de-DE-HeddaRUS, de-DE-Stefan-Apollo"]),
+    ({"kind": "text-to-speech", "locale": "fr-FR"}, "voice",
+     ["text-to-speech needs a voice for locale fr-FR", "fr-FR-HortenseRUS, fr-FR-Julie-Apollo, fr-FR-Paul-Apollo"]),
+    ({"kind": "text-to-speech", "version": "latest", "voice": "en-US-ZiraRUS"}, "version",
+     ["tag latest of text-to-speech is the en-US-JessaRUS image", "pin a version"]),
+    ({"kind": "text-to-speech", "version": "1.2.0"}, "version", ["text-to-speech 1.2.0 is not a version the pages name (1.3.0, 1.4.0)"]),
+    ({"kind": "custom-text-to-speech", "voice": "en-US-JessaRUS"}, "voice", ["custom-text-to-speech images have no voice",
+                                                                             "the voice comes from the model (model_id)"]),
+    ({"kind": "custom-text-to-speech", "locale": "en-US"}, "locale", ["custom-text-to-speech tags carry no locale", "ModelId"]),
     ({"kind": "neural-text-to-speech", "voice": "zh-cn-xiaochenneural-preview"}, "voice", ["-preview", "preview is set separately"]),
     ({"kind": "neural-text-to-speech", "voice": "en-US-AriaNeural", "locale": "de-DE"}, "locale",
      ["de-DE does not match voice en-US-AriaNeural", "whose locale is en-US", "de-DE-KatjaNeural"]),
@@ -235,7 +319,8 @@ def test_known_inputs_give_no_warnings():
     ({"kind": "neural-text-to-speech", "version": "latest", "voice": "de-DE-KatjaNeural"}, "version",
      ["tag latest of neural-text-to-speech is the en-US-AriaNeural image", "pin a version"]),
     ({"kind": "speech-to-text", "version": "latest", "locale": "de-DE"}, "version", ["tag latest of speech-to-text is the en-US image", "pin a version"]),
-    ({"kind": "speech-to-text", "voice": "en-US-AriaNeural"}, "voice", ["speech-to-text images have no voice", "remove voice"]),
+    ({"kind": "speech-to-text", "voice": "en-US-AriaNeural"}, "voice",
+     ["speech-to-text images have no voice", "remove voice", "only neural-text-to-speech and text-to-speech take one"]),
     ({"kind": "custom-speech-to-text", "locale": "en-US"}, "locale", ["custom-speech-to-text tags carry no locale", "ModelId", "remove locale"]),
     ({"kind": "language-detection", "locale": "en-US"}, "locale", ["language-detection tags carry no locale"]),
     ({"kind": "language-detection", "voice": "en-US-AriaNeural"}, "voice", ["language-detection images have no voice"]),
@@ -249,7 +334,7 @@ def test_known_inputs_give_no_warnings():
     ({"kind": "speech-to-text", "version": "05.1.0"}, "version", ["not semver-like", "major.minor.patch"]),
     ({"kind": "speech-to-text", "version": "newest"}, "version", ["'newest' is not semver-like", "or latest"]),
     ({"kind": "speech-to-text", "version": ["5.1.0"]}, "version", ["is not a version"]),
-    ({"kind": "custom-text-to-speech"}, "version", ["custom-text-to-speech", "no documented version", "set version"]),
+    ({"kind": "custom-text-to-speech", "version": "1.0.0"}, "version", ["custom-text-to-speech 1.0.0 is not a version the pages name"]),
     ({"kind": "speech-to-text", "preview": "yes"}, "preview", ["'yes' is not a boolean"]),
     ({"kind": "speech-to-text", "version": "latest", "preview": True}, "preview", ["tag latest has no -preview suffix"]),
     ({"kind": "speech-to-text", "registry": "https://mcr.microsoft.com"}, "registry", ["has a URL scheme", "e.g. mcr.microsoft.com"]),
@@ -286,6 +371,8 @@ def test_allow_unknown_does_not_relax_the_grammar():
     (MCR + "custom-speech-to-text:5.1.0-amd64-en-us", "a custom-speech-to-text tag has the form <x.y.z>-amd64[-preview]"),
     (MCR + "neural-text-to-speech:4.1.0-amd64-en-us", "<x.y.z>-amd64-<locale>-<name>neural[-preview]"),
     (MCR + "neural-text-to-speech:2.0.0-amd64-ar-eg-salmaneura", "a neural-text-to-speech tag has the form"),  # D5's typo
+    (MCR + "text-to-speech:1.4.0-amd64-en-us-preview", "a text-to-speech tag has the form <x.y.z>-amd64-<locale>-<name>[-preview]"),
+    (MCR + "custom-text-to-speech:1.4.0-amd64-en-us-preview", "a custom-text-to-speech tag has the form <x.y.z>-amd64[-preview]"),
     (MCR + "language-detection:preview", "must start with a version x.y.z or be latest"),
     (MCR + "language-detection:1.18-amd64-preview", "must start with a version x.y.z"),
     (MCR + "speech-to-text:5.1.0-amd64-en-us@md5:abc", "invalid digest"),
@@ -318,6 +405,12 @@ def test_parse_reports_ssml_forms_and_retired_flag():
     parsed = parse_image_reference(LEGACY + "text-to-speech:1.3.0-amd64-en-us-jessarus-preview")
     assert parsed["ssml_voice"] == "en-US-JessaRUS" and parsed["ssml_locale"] == "en-US"
     assert parsed["retired"] is True and parsed["platform"] == "amd64"
+    assert parse_image_reference(MCR + "custom-text-to-speech:1.4.0-amd64-preview")["retired"] is False  # legacy, not retired
+
+
+def test_parse_gives_no_ssml_name_for_a_standard_voice_outside_the_table():
+    parsed = parse_image_reference(MCR + "text-to-speech:1.7.0-amd64-en-us-ariarus-preview")  # D5 (2021) tag
+    assert (parsed["voice"], parsed["locale"], parsed["ssml_voice"]) == ("en-us-ariarus", "en-us", None)
 
 
 # --------------------------------------------------------------------------------------------- names
@@ -329,7 +422,10 @@ def test_parse_reports_ssml_forms_and_retired_flag():
     ("zh-cn-sichuan-yunxineural", "zh-CN-sichuan-YunxiNeural"),
     ("wuu-cn-xiaotongneural", "wuu-CN-XiaotongNeural"),
     ("en-us-jessarus", "en-US-JessaRUS"),  # D1
-    ("en-us-guy24krus", "en-US-Guy24kRUS"),
+    ("en-us-guy24krus", "en-US-Guy24kRUS"),  # D10: the table's casing, not a suffix rule
+    ("zh-cn-kangkang-apollo", "zh-CN-Kangkang-Apollo"),
+    ("de-de-hedda", "de-DE-Hedda"),
+    ("en-au-catherine", "en-AU-Catherine"),
 ])
 def test_voice_name_conversions(tag_voice, ssml_voice):
     assert ssml_voice_name(tag_voice) == ssml_voice
@@ -338,12 +434,25 @@ def test_voice_name_conversions(tag_voice, ssml_voice):
     assert tag_voice_name(tag_voice) == tag_voice
 
 
-@pytest.mark.parametrize("bad", ["arianeural", "en-us-aria", "en-us-neural", "en-us-aria-neural", "e-us-arianeural", "", None, 42])
+@pytest.mark.parametrize("bad", ["arianeural", "e-us-arianeural", "en-us", "en-us-", "en-us--aria", "en_us_aria", "", None, 42])
 def test_voice_name_rejects_non_voices(bad):
     with pytest.raises(ImageRefError, match="^voice: "):
         ssml_voice_name(bad)
     with pytest.raises(ImageRefError, match="^voice: "):
         tag_voice_name(bad)
+
+
+@pytest.mark.parametrize("voice", ["en-us-aria", "en-us-fooRUS".lower(), "zh-cn-xiaoxiao-apollo"])
+def test_a_lower_case_voice_outside_the_tables_has_no_known_ssml_casing(voice):
+    assert tag_voice_name(voice) == voice
+    with pytest.raises(ImageRefError, match="^voice: .*SSML casing is unknown: write it as Microsoft's short name"):
+        ssml_voice_name(voice)
+
+
+def test_a_voice_written_with_capitals_keeps_them_and_the_table_wins_over_them():
+    assert ssml_voice_name("en-US-AriaRUS") == "en-US-AriaRUS"
+    assert ssml_voice_name("EN-us-AvaMultilingualNeural") == "en-US-AvaMultilingualNeural"
+    assert ssml_voice_name("zh-CN-KangKang-apollo") == "zh-CN-Kangkang-Apollo"
 
 
 @pytest.mark.parametrize("voice", catalog.known_voices("neural-text-to-speech"))
@@ -361,12 +470,30 @@ LOCALES = st.sampled_from(sorted(set(catalog.known_locales("speech-to-text")) | 
 NAMES = st.from_regex(r"\A[a-z][a-z0-9]{0,15}\Z")
 
 
-@given(locale=LOCALES, name=NAMES, suffix=st.sampled_from(["neural", "rus"]))
-def test_voice_name_round_trip_from_tag_form(locale, name, suffix):
-    tag_voice = "{0}-{1}{2}".format(locale, name, suffix)
+@given(locale=LOCALES, name=NAMES)
+def test_voice_name_round_trip_from_tag_form(locale, name):
+    tag_voice = "{0}-{1}neural".format(locale, name)
     ssml = ssml_voice_name(tag_voice)
     assert tag_voice_name(ssml) == tag_voice
     assert ssml.startswith(ssml_locale(locale) + "-" + name[0].upper())
+
+
+@pytest.mark.parametrize("voice", catalog.known_voices("text-to-speech"))
+def test_every_standard_voice_converts_both_ways(voice):
+    assert ssml_voice_name(voice) == catalog.ssml_voices("text-to-speech")[voice]
+    assert tag_voice_name(ssml_voice_name(voice)) == voice
+
+
+@given(
+    voice=st.sampled_from(catalog.known_voices("text-to-speech")),
+    version=st.sampled_from(["1.3.0", "1.4.0"]),
+    ssml_form=st.booleans(),
+)
+def test_standard_build_parse_round_trip(voice, version, ssml_form):
+    written = ssml_voice_name(voice) if ssml_form else voice
+    parsed = parse_image_reference(image_reference("text-to-speech", version=version, voice=written))
+    assert (parsed["version"], parsed["voice"], parsed["ssml_voice"], parsed["preview"]) == (version, voice, ssml_voice_name(voice), True)
+    assert parsed["locale"] == voice[:5]
 
 
 @given(locale=LOCALES, name=NAMES)

@@ -22,7 +22,8 @@ STT_IMAGE = "mcr.microsoft.com/azure-cognitive-services/speechservices/speech-to
 DE_IMAGE = "mcr.microsoft.com/azure-cognitive-services/speechservices/speech-to-text:5.1.0-amd64-de-de"
 NTTS_IMAGE = "mcr.microsoft.com/azure-cognitive-services/speechservices/neural-text-to-speech:4.1.0-amd64-en-us-arianeural"
 LID_IMAGE = "mcr.microsoft.com/azure-cognitive-services/speechservices/language-detection:1.18.0-amd64-preview"
-TTS_IMAGE = "mcr.microsoft.com/azure-cognitive-services/speechservices/text-to-speech:1.3.0-amd64-en-us-ariarus"
+TTS_IMAGE = "mcr.microsoft.com/azure-cognitive-services/speechservices/text-to-speech:1.4.0-amd64-en-us-jessarus-preview"
+CTTS_IMAGE = "mcr.microsoft.com/azure-cognitive-services/speechservices/custom-text-to-speech:1.4.0-amd64-preview"
 GOOD_ENDPOINT = "https://contoso-speech.cognitiveservices.azure.com/"
 GOOD_KEY = "0123456789abcdef0123456789abcdef"
 SECRET_KEY = "Zq7RkT2mWx9LpV4cNs8HbJ3yFd6GaE1u"
@@ -268,13 +269,20 @@ def test_default_image_sizes_cover_every_kind():
     assert sorted(DEFAULT_IMAGE_DISK_MB) == sorted(catalog.KINDS)
 
 
-def test_retired_kind_warns_with_the_catalog_text():
+def test_retired_kind_warns_with_the_catalog_text_and_the_variable_that_allowed_it():
     legacy = container("speech-tts-legacy-1", catalog.TEXT_TO_SPEECH, TTS_IMAGE, service="tts-legacy")
     report = check_host(healthy_facts(), [legacy])
     assert checks(report["failures"]) == []
     assert checks(report["warnings"]) == ["retired"]
-    assert catalog.retirement_warning(catalog.TEXT_TO_SPEECH) in report["warnings"][0]["message"]
-    assert "tts-legacy" in report["warnings"][0]["message"]
+    assert report["warnings"][0]["message"] == (
+        catalog.status_warning(catalog.TEXT_TO_SPEECH) + " (service tts-legacy, planned because speech_allow_retired_kinds is true)")
+
+
+def test_legacy_kind_warns_without_naming_the_opt_in():
+    custom = container("speech-ctts-1", catalog.CUSTOM_TEXT_TO_SPEECH, CTTS_IMAGE, service="ctts")
+    report = check_host(healthy_facts(), [custom])
+    assert checks(report["warnings"]) == ["retired"]
+    assert report["warnings"][0]["message"] == catalog.status_warning(catalog.CUSTOM_TEXT_TO_SPEECH) + " (service ctts)"
 
 
 # --- fleet inputs ----------------------------------------------------------------------------------
