@@ -6,7 +6,9 @@
 
 Pure functions; stdlib only; Python 3.8+. The filter speechops.speech.speech_preflight wraps them.
 Input: the ``speech_host`` fact (module host_facts) and the host's planned containers
-(``plan["hosts"][host]["containers"]``, whose memory_mb already includes STT/CSTT model memory).
+(``plan["hosts"][host]["containers"]``: memory_mb is each one's Docker --memory; model_memory_mb and model_memory say
+how much speech model memory it maps and whether that counts in the host's budget beside the limit, once per image
+(sizing.py), or inside the limit).
 Every finding is {"check", "message", "fix"}; every failed check is reported, not only the first.
 The API key is never put into a finding, a report or an exception, not even in part.
 """
@@ -20,7 +22,7 @@ import ipaddress
 import re
 from urllib.parse import urlsplit
 
-from ansible_collections.speechops.speech.plugins.module_utils import catalog
+from ansible_collections.speechops.speech.plugins.module_utils import catalog, sizing
 
 CHECK_AVX2 = "avx2"
 CHECK_ARCHITECTURE = "architecture"
@@ -175,6 +177,10 @@ def _containers(containers):
         for key in ("cpus", "memory_mb"):
             if _number(container.get(key), "{0}.{1}".format(where, key), minimum=0) is None:
                 raise PreflightInputError("{0}.{1} is missing".format(where, key))
+        _number(container.get("model_memory_mb"), where + ".model_memory_mb", minimum=0)
+        if container.get("model_memory") not in (None,) + sizing.MODEL_MEMORY_PLACES:
+            raise PreflightInputError("{0}.model_memory must be one of {1}, got {2!r}".format(
+                where, ", ".join(sizing.MODEL_MEMORY_PLACES), container.get("model_memory")))
     return list(containers)
 
 
@@ -214,11 +220,29 @@ def _sizes_listed(containers, key):
     return ", ".join("{0} {1}".format(container["name"], _amount(container[key])) for container in containers)
 
 
-Resource = collections.namedtuple("Resource", "fact key reservation unit words")
+Resource = collections.namedtuple("Resource", "fact key reservation unit words service_keys")
 RESOURCES = {
-    CHECK_CPUS: Resource("vcpus_usable", "cpus", "speech_reserved_cpus", " cpus", "in all"),
-    CHECK_MEMORY: Resource("memory_usable_mb", "memory_mb", "speech_reserved_memory_mb", " MB", "of memory incl. model memory"),
+    CHECK_CPUS: Resource("vcpus_usable", "cpus", "speech_reserved_cpus", " cpus", "in all", "cpus"),
+    CHECK_MEMORY: Resource("memory_usable_mb", "memory_mb", "speech_reserved_memory_mb", " MB", "of memory",
+                           "memory_mb or model_memory_mb"),
 }
+
+
+def _model_memory_listed(models):
+    """The model memory the host's budget counts, per image (its last path part) or per container."""
+    return ", ".join("{0} {1}".format(key.rsplit("/", 1)[-1], _amount(megabytes)) for key, megabytes in sorted(models.items()))
+
+
+def _demand_listed(check, containers):
+    """What makes up a demand: each container's figure, and for memory the model memory counted beside the limits."""
+    resource = RESOURCES[check]
+    listed = "({0})".format(_sizes_listed(containers, resource.key))
+    models = sizing.host_model_memory(containers) if check == CHECK_MEMORY else {}
+    if not models:
+        return listed
+    limits = sum(container[resource.key] for container in containers)
+    return "= --memory {0} MB {1} + speech model memory {2} MB beside the limits ({3})".format(
+        _amount(limits), listed, _amount(sum(models.values())), _model_memory_listed(models))
 
 
 def _capacity_finding(check, demand, usable, reserved, containers):
@@ -226,17 +250,26 @@ def _capacity_finding(check, demand, usable, reserved, containers):
     unit = resource.unit
     return finding(
         check,
-        "planned containers need {0}{1} {2} ({3}) but the host has {4}{1} usable (speech_host.{5}) minus {6} {7}{1} = {8}{1}".format(
-            _amount(demand), unit, resource.words, _sizes_listed(containers, resource.key),
+        "planned containers need {0}{1} {2} {3} but the host has {4}{1} usable (speech_host.{5}) minus {6} {7}{1} = {8}{1}".format(
+            _amount(demand), unit, resource.words, _demand_listed(check, containers),
             _amount(usable), resource.fact, resource.reservation, _amount(reserved), _amount(usable - reserved)),
-        "lower replicas or {0} in speech_services, lower {1}, or add hosts, then re-plan".format(resource.key, resource.reservation),
+        "lower replicas or {0} in speech_services, lower {1}, or add hosts, then re-plan".format(resource.service_keys, resource.reservation),
     )
 
 
+def resource_demand(containers, check):
+    """The host's demand of one resource: the containers' cpus, or their --memory plus the model memory counted
+    beside it (once per image, sizing.host_model_memory)."""
+    demand = sum(container[RESOURCES[check].key] for container in containers)
+    if check == CHECK_MEMORY:
+        demand += sum(sizing.host_model_memory(containers).values())
+    return demand
+
+
 def check_capacity(facts, containers, check, reserved):
-    """(failures, warnings, demand) of one resource: sum of the planned containers vs usable minus reserved."""
+    """(failures, warnings, demand) of one resource: the planned containers' demand vs usable minus reserved."""
     resource = RESOURCES[check]
-    demand = sum(container[resource.key] for container in containers)
+    demand = resource_demand(containers, check)
     usable = facts.get(resource.fact)
     if not containers:
         return [], [], demand
@@ -248,11 +281,6 @@ def check_capacity(facts, containers, check, reserved):
     return [_capacity_finding(check, demand, usable, reserved, containers)], [], demand
 
 
-def _size_floor(kind, profile):
-    sizes = catalog.resources(kind, profile)
-    return sizes["cpus"], sizes["memory_mb"] + sizes["model_memory_mb"]
-
-
 def _by_service(containers):
     """service name -> its containers on this host, in first-seen order (replicas share one size)."""
     grouped = {}
@@ -261,54 +289,112 @@ def _by_service(containers):
     return grouped
 
 
-def _size_shortfall(container, cpus_floor, memory_floor):
-    short = []
-    if _exceeds(cpus_floor, container["cpus"]):
-        short.append("cpus {0} < {1}".format(_amount(container["cpus"]), _amount(cpus_floor)))
-    if _exceeds(memory_floor, container["memory_mb"]):
-        short.append("memory_mb {0} < {1} (incl. model memory)".format(_amount(container["memory_mb"]), _amount(memory_floor)))
-    return short
-
-
 def _describe_service(service, members):
     count = "" if len(members) == 1 else " ({0} containers on this host)".format(len(members))
     return "service {0} ({1}){2}".format(service, members[0]["kind"], count)
 
 
+def _cores(cpus):
+    return "{0} core{1}".format(_amount(cpus), "" if cpus == 1 else "s")
+
+
+def _figures(minimum):
+    """A documented minimum's source and figures: "D1: 2 cores, 2 GB"."""
+    _year, source, cpus, memory_mb = minimum
+    return "{0}: {1}, {2} GB".format(source, _cores(cpus), _amount(memory_mb / catalog.GIB))
+
+
+def _is_profile_variable(variable):
+    return variable.endswith("profile")
+
+
+def _size_variable(container, service, field):
+    """The variable that set a container's cpus or memory_mb (the plan's sizing), with the profile it named."""
+    planned = container.get("sizing") or {}
+    variable = planned.get(field) or "speech_services[{0}].{1}".format(service, field)
+    if _is_profile_variable(variable) and planned.get("profile"):
+        return "{0} {1}".format(variable, planned["profile"])
+    return variable
+
+
+def _shortfalls(container, service, floor):
+    """[(field, figure, floor figure, variable)] where the container's own allocation is below the floor."""
+    cpus, memory_mb = sizing.allocation(container)
+    short = []
+    if _exceeds(floor["cpus"], cpus):
+        short.append(("cpus", cpus, floor["cpus"], _size_variable(container, service, "cpus")))
+    if _exceeds(floor["memory_mb"], memory_mb):
+        short.append(("memory_mb", memory_mb, floor["memory_mb"], _size_variable(container, service, "memory_mb")))
+    return short
+
+
+def _shortfall_text(shortfalls):
+    return "; ".join("{0} {1} < {2} (set by {3})".format(field, _amount(figure), _amount(floor), variable)
+                     for field, figure, floor, variable in shortfalls)
+
+
+def _raise_fix(shortfalls, profile_target):
+    """What to change: each service key raised to its floor; a sizing profile set to profile_target."""
+    steps = []
+    for field, _figure, floor, variable in shortfalls:
+        name = variable.split(" ", 1)[0]
+        step = "set {0} to {1}".format(name, profile_target) if _is_profile_variable(name) else "raise {0} to {1}".format(name, _amount(floor))
+        if step not in steps:
+            steps.append(step)
+    return " and ".join(steps)
+
+
+def _consequence(kind):
+    requests = "recognitions" if catalog.decoder_setting(kind) else "requests"
+    return ("it runs, but expect a slower first start while the models are paged in, fewer concurrent {0} than the "
+            "catalog's figure, and failures under load (error 1011)".format(requests))
+
+
+def _service_size_findings(service, members, size_policy):
+    """(failures, warnings) of one service's size against the pages' minimums and the current recommended size."""
+    container, kind, described = members[0], members[0]["kind"], _describe_service(service, members)
+    current_minimum = sizing.documented_minimums(kind)[0]
+    below_minimum = _shortfalls(container, service, catalog.resources(kind, catalog.MINIMUM))
+    if not below_minimum:
+        below_recommended = _shortfalls(container, service, catalog.resources(kind, catalog.RECOMMENDED))
+        if not below_recommended:
+            return [], []
+        return [], [finding(
+            CHECK_CONTAINER_SIZE,
+            "{0} is below Microsoft's recommended size: {1}; expect slow or failing requests (error 1011 under load)".format(
+                described, _shortfall_text(below_recommended)),
+            _raise_fix(below_recommended, catalog.RECOMMENDED) + " for Microsoft's recommended size",
+        )]
+    older_page = sizing.page_minimum_met(kind, *sizing.allocation(container))
+    if older_page is not None:
+        return [], [finding(
+            CHECK_CONTAINER_SIZE,
+            "{0} meets the {1} page's minimum ({2}) but not the current page's ({3}): {4}; {5}".format(
+                described, older_page[0], _figures(older_page), _figures(current_minimum), _shortfall_text(below_minimum),
+                _consequence(kind)),
+            "{0} for the current minimum; keep it only if the older page's size is what you mean to run".format(
+                _raise_fix(below_minimum, catalog.MINIMUM + " or " + catalog.RECOMMENDED)),
+        )]
+    message = "{0} is below Microsoft's minimum size, the current page's ({1}) and every older page's: {2}".format(
+        described, _figures(current_minimum), _shortfall_text(below_minimum))
+    if size_policy == SIZE_POLICY_WARN:
+        return [], [finding(CHECK_CONTAINER_SIZE, message,
+                            "accepted by speech_size_policy: warn (emulated or test fleets only); real containers need the minimum")]
+    return [finding(CHECK_CONTAINER_SIZE, message, _raise_fix(below_minimum, catalog.MINIMUM + " or " + catalog.RECOMMENDED))], []
+
+
 def check_container_sizes(containers, size_policy=SIZE_POLICY_FAIL):
-    """(failures, warnings): below minimum fails (warns under size_policy warn), below recommended warns."""
+    """(failures, warnings) of each service's allocation (its --cpus and --memory without a model inside it):
+    below the current recommended size warns; below the current minimum but at an older page's minimum warns, saying
+    what that costs; below every documented minimum fails (warns under size_policy warn)."""
     failures, warnings = [], []
     for service, members in _by_service(containers).items():
-        kind = members[0]["kind"]
         try:
-            minimum = _size_floor(kind, catalog.MINIMUM)
-            recommended = _size_floor(kind, catalog.RECOMMENDED)
+            found = _service_size_findings(service, members, size_policy)
         except catalog.CatalogError as exc:
-            failures.append(finding(CHECK_CONTAINER_SIZE, "{0}: {1}".format(_describe_service(service, members), exc),
-                                    "fix speech_services[{0}].kind".format(service)))
-            continue
-        below_minimum = _size_shortfall(members[0], *minimum)
-        below_recommended = _size_shortfall(members[0], *recommended)
-        if below_minimum and size_policy == SIZE_POLICY_WARN:
-            warnings.append(finding(
-                CHECK_CONTAINER_SIZE,
-                "{0} is below Microsoft's minimum size: {1}".format(_describe_service(service, members), "; ".join(below_minimum)),
-                "accepted by speech_size_policy: warn (emulated or test fleets only); real containers need the minimum",
-            ))
-        elif below_minimum:
-            failures.append(finding(
-                CHECK_CONTAINER_SIZE,
-                "{0} is below Microsoft's minimum size: {1}".format(_describe_service(service, members), "; ".join(below_minimum)),
-                "raise speech_services[{0}].cpus / memory_mb, or drop them and set speech_sizing_profile "
-                "to minimum or recommended".format(service),
-            ))
-        elif below_recommended:
-            warnings.append(finding(
-                CHECK_CONTAINER_SIZE,
-                "{0} is below Microsoft's recommended size: {1}; expect slow or failing requests "
-                "(error 1011 under load)".format(_describe_service(service, members), "; ".join(below_recommended)),
-                "raise speech_services[{0}].cpus / memory_mb or use speech_sizing_profile recommended".format(service),
-            ))
+            found = [finding(CHECK_CONTAINER_SIZE, "{0}: {1}".format(_describe_service(service, members), exc),
+                             "fix speech_services[{0}].kind".format(service))], []
+        _extend(failures, warnings, found)
     return failures, warnings
 
 
@@ -545,7 +631,8 @@ def check_host(facts, containers, options=None):
         "failures": failures,
         "warnings": warnings,
         "ok": not failures,
-        "demand": {"cpus": round(demand[CHECK_CPUS], 3), "memory_mb": demand[CHECK_MEMORY], "disk_mb": disk_mb},
+        "demand": {"cpus": round(demand[CHECK_CPUS], 3), "memory_mb": demand[CHECK_MEMORY],
+                   "model_memory_mb": sum(sizing.host_model_memory(containers).values()), "disk_mb": disk_mb},
     }
     scrub_secret(report, fleet.get("api_key"))
     report["text"] = format_report(settings["host"], report)

@@ -41,7 +41,7 @@ def test_sidecar_docs_name_the_filter():
 def test_returns_the_report_with_its_text():
     report = speech_preflight(FACTS, [LID], host="h1")
     assert report["ok"] is True and report["text"] == "host h1: OK"
-    assert report["demand"] == {"cpus": 1.0, "memory_mb": 1024, "disk_mb": 2000 + 2048}
+    assert report["demand"] == {"cpus": 1.0, "memory_mb": 1024, "model_memory_mb": 0, "disk_mb": 2000 + 2048}
 
 
 @pytest.mark.parametrize("containers", [{"containers": [LID], "capacity": {}, "allocated": {}}, [LID], (LID,)])

@@ -6,9 +6,12 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from ansible_collections.speechops.speech.plugins.module_utils import catalog
+from ansible_collections.speechops.speech.plugins.module_utils.plan import build_plan
 from ansible_collections.speechops.speech.plugins.module_utils.preflight import (
     DEFAULT_IMAGE_DISK_MB,
     PreflightInputError,
@@ -41,18 +44,22 @@ def healthy_facts(**changes):
     return facts
 
 
-def container(name, kind, image, cpus=None, memory_mb=None, service=None):
-    """A planned container at the catalog's recommended size (memory incl. model memory) unless sizes are given."""
+def container(name, kind, image, cpus=None, memory_mb=None, service=None, model_memory="host"):
+    """A planned container at the catalog's recommended size unless sizes are given, as the plan gives it: memory_mb is
+    its --memory, the speech model memory beside it (model_memory host) or inside it (container)."""
     sizes = catalog.resources(kind, "recommended")
+    allocation = sizes["memory_mb"] if memory_mb is None else memory_mb
     return {
         "name": name, "service": service or name.rsplit("-", 1)[0].replace("speech-", ""), "kind": kind, "image": image,
         "host_port": 5100, "cpus": sizes["cpus"] if cpus is None else cpus,
-        "memory_mb": sizes["memory_mb"] + sizes["model_memory_mb"] if memory_mb is None else memory_mb, "settings": {},
+        "memory_mb": allocation + (sizes["model_memory_mb"] if model_memory == "container" else 0),
+        "model_memory_mb": sizes["model_memory_mb"], "model_memory": model_memory, "settings": {},
     }
 
 
 def planned():
-    """8 + 8 + 1 = 17 cpus; 16384 + 16384 + 1024 = 33792 MB; images: STT 8000 + NTTS 8000 + LID 2000 = 18000 MB."""
+    """8 + 8 + 1 = 17 cpus; --memory 8192 + 16384 + 1024 plus the STT model 8192 = 33792 MB;
+    images: STT 8000 + NTTS 8000 + LID 2000 = 18000 MB."""
     return [
         container("speech-stt-1", catalog.SPEECH_TO_TEXT, STT_IMAGE),
         container("speech-tts-1", catalog.NEURAL_TEXT_TO_SPEECH, NTTS_IMAGE),
@@ -68,14 +75,14 @@ def test_a_healthy_host_passes_with_its_demand():
     report = check_host(healthy_facts(), planned(), {"host": "h1"})
     assert report["ok"] is True
     assert report["failures"] == [] and report["warnings"] == []
-    assert report["demand"] == {"cpus": 17, "memory_mb": 33792, "disk_mb": 18000 + 2048}
+    assert report["demand"] == {"cpus": 17, "memory_mb": 33792, "model_memory_mb": 8192, "disk_mb": 18000 + 2048}
     assert report["text"] == "host h1: OK"
     assert report["host"] == "h1"
 
 
 def test_a_host_with_nothing_planned_passes_with_zero_demand():
     report = check_host(healthy_facts(), [], {"host": "h1"})
-    assert report["ok"] and report["demand"] == {"cpus": 0, "memory_mb": 0, "disk_mb": 0}
+    assert report["ok"] and report["demand"] == {"cpus": 0, "memory_mb": 0, "model_memory_mb": 0, "disk_mb": 0}
 
 
 ALONE = [
@@ -87,15 +94,18 @@ ALONE = [
     ("cpus", healthy_facts(vcpus_usable=16.0), planned(), {}, "cpus",
      ["need 17 cpus", "speech-stt-1 8, speech-tts-1 8, speech-lid-1 1", "has 16 cpus usable", "speech_reserved_cpus 0 cpus = 16 cpus"]),
     ("memory", healthy_facts(memory_usable_mb=32768), planned(), {}, "memory",
-     ["need 33792 MB", "speech-stt-1 16384", "32768 MB usable (speech_host.memory_usable_mb)", "speech_reserved_memory_mb"]),
+     ["need 33792 MB of memory = --memory 25600 MB (speech-stt-1 8192, speech-tts-1 16384, speech-lid-1 1024)",
+      "+ speech model memory 8192 MB beside the limits (speech-to-text:5.1.0-amd64-en-us 8192)",
+      "32768 MB usable (speech_host.memory_usable_mb)", "speech_reserved_memory_mb"]),
     ("memory_big_host_reserved", healthy_facts(memory_usable_mb=1048576), planned(), {"reserved_memory_mb": 1040000}, "memory",
      ["1048576 MB usable", "speech_reserved_memory_mb 1040000 MB = 8576 MB"]),
     ("cpus_fractional_reservation", healthy_facts(vcpus_usable=17.0), planned(), {"reserved_cpus": 0.25}, "cpus",
      ["minus speech_reserved_cpus 0.25 cpus = 16.75 cpus"]),
     ("ntts_cpus_below_minimum", healthy_facts(), [container("speech-tts-1", catalog.NEURAL_TEXT_TO_SPEECH, NTTS_IMAGE, cpus=4)], {},
-     "container_size", ["service tts (neural-text-to-speech)", "cpus 4 < 6", "speech_services[tts].cpus", "speech_sizing_profile"]),
-    ("stt_memory_below_minimum_with_model", healthy_facts(), [container("speech-stt-1", catalog.SPEECH_TO_TEXT, STT_IMAGE, memory_mb=8191)], {},
-     "container_size", ["memory_mb 8191 < 8192 (incl. model memory)"]),
+     "container_size", ["service tts (neural-text-to-speech) is below Microsoft's minimum size, the current page's "
+                        "(A1: 6 cores, 12 GB) and every older page's", "cpus 4 < 6", "raise speech_services[tts].cpus to 6"]),
+    ("stt_below_every_documented_minimum", healthy_facts(), [container("speech-stt-1", catalog.SPEECH_TO_TEXT, STT_IMAGE, memory_mb=2047)], {},
+     "container_size", ["memory_mb 2047 < 4096 (set by speech_services[stt].memory_mb)"]),
     ("clock_cpufreq", healthy_facts(clock_mhz=2100, clock_source="cpufreq"), planned(), {}, "clock", ["2100 MHz", ">= 2600 MHz"]),
     ("clock_model_name", healthy_facts(clock_mhz=2200, clock_source="model_name"), planned(), {}, "clock", ["from model_name", "2200"]),
     ("clock_cpuinfo", healthy_facts(clock_mhz=1200, clock_source="cpuinfo"), planned(), {}, "clock",
@@ -137,12 +147,15 @@ def test_replicas_of_one_service_give_one_size_finding():
 
 
 SIZES = [
-    # kind, cpus, memory_mb, expected failures, expected warnings
-    (catalog.SPEECH_TO_TEXT, 4, 8192, [], ["container_size"]),  # exactly minimum 4 cores, 4096 + 4096 model
-    (catalog.SPEECH_TO_TEXT, 8, 16384, [], []),  # exactly recommended 8 cores, 8192 + 8192 model
-    (catalog.SPEECH_TO_TEXT, 8, 16383, [], ["container_size"]),
-    (catalog.SPEECH_TO_TEXT, 3.5, 16384, ["container_size"], []),
-    (catalog.CUSTOM_SPEECH_TO_TEXT, 4, 4096, ["container_size"], []),  # forgot the model memory
+    # kind, cpus, memory_mb (the allocation, without the model memory), expected failures, expected warnings
+    (catalog.SPEECH_TO_TEXT, 4, 4096, [], ["container_size"]),  # the current minimum, and every page's docker run example
+    (catalog.SPEECH_TO_TEXT, 8, 8192, [], []),  # exactly recommended
+    (catalog.SPEECH_TO_TEXT, 8, 8191, [], ["container_size"]),
+    (catalog.SPEECH_TO_TEXT, 3.5, 8192, [], ["container_size"]),  # below the current minimum, above 2020's
+    (catalog.SPEECH_TO_TEXT, 2, 2048, [], ["container_size"]),  # the 2020 page's minimum
+    (catalog.SPEECH_TO_TEXT, 1.5, 8192, ["container_size"], []),  # below every page
+    (catalog.SPEECH_TO_TEXT, 4, 2047, ["container_size"], []),
+    (catalog.CUSTOM_SPEECH_TO_TEXT, 4, 4096, [], ["container_size"]),
     (catalog.NEURAL_TEXT_TO_SPEECH, 6, 12288, [], ["container_size"]),
     (catalog.NEURAL_TEXT_TO_SPEECH, 6, 12287, ["container_size"], []),
     (catalog.LANGUAGE_DETECTION, 1, 1024, [], []),  # minimum == recommended: never a warning
@@ -171,6 +184,14 @@ def test_recommended_size_warning_names_the_service_and_variable():
     warning = report["warnings"][0]
     assert "service stt (speech-to-text) is below Microsoft's recommended size: cpus 4 < 8" in warning["message"]
     assert "speech_services[stt].cpus" in warning["fix"]
+
+
+def test_the_model_memory_inside_the_limit_is_not_the_containers_own():
+    inside = container("speech-stt-1", catalog.SPEECH_TO_TEXT, STT_IMAGE, memory_mb=4096, model_memory="container")
+    assert inside["memory_mb"] == 4096 + 8192
+    report = check_host(healthy_facts(), [inside])
+    assert checks(report["warnings"]) == ["container_size"] and "memory_mb 4096 < 8192" in report["warnings"][0]["message"]
+    assert report["demand"]["memory_mb"] == 12288 and report["demand"]["model_memory_mb"] == 0
 
 
 CLOCKS = [
@@ -441,3 +462,113 @@ def test_format_report_header_and_lines():
         "  - [disk] warning: m3 -> f3"
     )
     assert format_report("h", {"failures": [], "warnings": []}) == "host h: OK"
+
+
+# --- sizes as the plan gives them: the pages' allocations, the model memory on the host -------------
+
+def test_replicas_of_one_image_count_its_model_once_and_each_other_image_its_own():
+    two_en = stt_replicas(2)
+    report = check_host(healthy_facts(), two_en + [container("speech-de-1", catalog.SPEECH_TO_TEXT, DE_IMAGE)])
+    assert report["demand"]["memory_mb"] == 3 * 8192 + 2 * 8192
+    assert report["demand"]["model_memory_mb"] == 2 * 8192
+
+
+def test_model_memory_inside_the_limits_counts_once_per_container():
+    inside = [container("speech-stt-%d" % index, catalog.SPEECH_TO_TEXT, STT_IMAGE, service="stt", model_memory="container")
+              for index in (1, 2)]
+    assert check_host(healthy_facts(), inside)["demand"]["memory_mb"] == 2 * 16384
+
+
+def test_custom_speech_to_text_counts_each_containers_own_model():
+    cstt = [container("speech-cstt-%d" % index, catalog.CUSTOM_SPEECH_TO_TEXT, "cstt:5.1.0-amd64", service="cstt") for index in (1, 2)]
+    report = check_host(healthy_facts(memory_usable_mb=4 * 8192 - 1), cstt, {"host": "h1"})
+    assert report["demand"]["model_memory_mb"] == 2 * 8192
+    assert checks(report["failures"]) == ["memory"]
+    assert "speech model memory 16384 MB beside the limits (speech-cstt-1 8192, speech-cstt-2 8192)" in report["failures"][0]["message"]
+
+
+def plan_of(service, profile="recommended", **options):
+    return build_plan([service], {"h1": {"vcpus_usable": 64, "memory_usable_mb": 256 * 1024, "avx2": True}}, profile=profile,
+                      allow_unknown_tags=True, **options)
+
+
+def host_of_the_plans_size(plan, cpus_short=0, memory_short_mb=0):
+    """speech_host facts of a host whose usable cores and memory are exactly the plan's demand on h1, less the shortfall."""
+    allocated = plan["hosts"]["h1"]["allocated"]
+    return healthy_facts(vcpus_usable=allocated["cpus"] - cpus_short, memory_usable_mb=allocated["memory_mb"] - memory_short_mb)
+
+
+def kind_service(kind):
+    """One service of the kind with what the plan requires of it."""
+    service = {"name": "svc", "kind": kind, "replicas": 1}
+    if catalog.needs_model_id(kind):
+        service["model_id"] = "m-1"
+    try:
+        catalog.latest_version(kind)
+    except catalog.CatalogError:
+        service["version"] = "1.4.0"
+    return service
+
+
+def retired_kinds_allowed():
+    """The plan's option that lets a retired kind be planned, where it has one (its name is the plan's to choose)."""
+    return dict((name, True) for name in inspect.signature(build_plan).parameters if "retired" in name)
+
+
+@pytest.mark.parametrize("kind", catalog.KINDS)
+@pytest.mark.parametrize("profile", catalog.SIZING_PROFILES)
+def test_every_profile_passes_preflight_on_a_host_of_the_plans_size_and_fails_one_core_or_gb_short(kind, profile):
+    plan = plan_of(kind_service(kind), profile, **retired_kinds_allowed())
+    containers = plan["hosts"]["h1"]["containers"]
+    exact = check_host(host_of_the_plans_size(plan), containers, {"host": "h1"})
+    assert exact["ok"], exact["text"]
+    assert "container_size" not in checks(exact["failures"])
+    for check, short in (("cpus", {"cpus_short": 1}), ("memory", {"memory_short_mb": 1024})):
+        report = check_host(host_of_the_plans_size(plan, **short), containers, {"host": "h1"})
+        assert checks(report["failures"]) == [check], report["text"]
+        assert report["text"].startswith("host h1: FAILED (1 failure")
+        assert "planned containers need" in report["failures"][0]["message"]
+
+
+def test_the_page_example_4_cores_4_gb_for_speech_to_text_is_accepted_with_a_warning():
+    plan = plan_of({"name": "stt", "kind": catalog.SPEECH_TO_TEXT, "replicas": 1, "cpus": 4, "memory_mb": 4096})
+    (planned_stt,) = plan["hosts"]["h1"]["containers"]
+    assert (planned_stt["cpus"], planned_stt["memory_mb"], planned_stt["model_memory_mb"]) == (4.0, 4096, 8192)
+    report = check_host(host_of_the_plans_size(plan), [planned_stt], {"host": "h1"})
+    assert report["ok"] and checks(report["warnings"]) == ["container_size"]
+    warning = report["warnings"][0]
+    assert "below Microsoft's recommended size: cpus 4 < 8 (set by speech_services[0].cpus); " \
+           "memory_mb 4096 < 8192 (set by speech_services[0].memory_mb)" in warning["message"]
+    assert warning["fix"].startswith("raise speech_services[0].cpus to 8 and raise speech_services[0].memory_mb to 8192")
+
+
+def test_the_2020_minimum_for_speech_to_text_is_accepted_saying_what_it_costs():
+    plan = plan_of({"name": "stt", "kind": catalog.SPEECH_TO_TEXT, "replicas": 1}, "2020-minimum")
+    report = check_host(host_of_the_plans_size(plan), plan["hosts"]["h1"]["containers"], {"host": "h1"})
+    assert report["ok"] and checks(report["warnings"]) == ["container_size"]
+    warning = report["warnings"][0]
+    assert warning["message"] == (
+        "service stt (speech-to-text) meets the 2020 page's minimum (D1: 2 cores, 2 GB) but not the current page's "
+        "(A1: 4 cores, 4 GB): cpus 2 < 4 (set by speech_sizing_profile 2020-minimum); memory_mb 2048 < 4096 (set by "
+        "speech_sizing_profile 2020-minimum); it runs, but expect a slower first start while the models are paged in, "
+        "fewer concurrent recognitions than the catalog's figure, and failures under load (error 1011)")
+    assert warning["fix"] == ("set speech_sizing_profile to minimum or recommended for the current minimum; keep it only if "
+                              "the older page's size is what you mean to run")
+
+
+def test_a_services_own_profile_is_named_in_the_warning():
+    plan = plan_of({"name": "stt", "kind": catalog.SPEECH_TO_TEXT, "replicas": 1, "profile": "2020-minimum", "cpus": 4})
+    warning = check_host(healthy_facts(), plan["hosts"]["h1"]["containers"])["warnings"][0]
+    assert "memory_mb 2048 < 4096 (set by speech_services[0].profile 2020-minimum)" in warning["message"]
+    assert "cpus" not in warning["message"].split(": ", 1)[1].split(";")[0]
+    assert warning["fix"].startswith("set speech_services[0].profile to minimum or recommended")
+
+
+@pytest.mark.parametrize("policy, failures, warnings", [("fail", ["container_size"], []), ("warn", [], ["container_size"])])
+def test_below_every_documented_minimum_follows_the_size_policy_and_names_the_variable(policy, failures, warnings):
+    plan = plan_of({"name": "stt", "kind": catalog.SPEECH_TO_TEXT, "replicas": 1, "cpus": 1, "memory_mb": 1024})
+    report = check_host(healthy_facts(), plan["hosts"]["h1"]["containers"], {"size_policy": policy})
+    assert checks(report["failures"]) == failures and checks(report["warnings"]) == warnings
+    found = (report["failures"] + report["warnings"])[0]
+    assert "cpus 1 < 4 (set by speech_services[0].cpus); memory_mb 1024 < 4096 (set by speech_services[0].memory_mb)" in found["message"]
+    assert "every older page's" in found["message"]
