@@ -172,3 +172,130 @@ def test_legacy_custom_text_to_speech_speaks_a_voice_derived_from_any_model_id(s
     assert [v["ShortName"] for v in get_json(ctts.url + "/cognitiveservices/voices/list")[1]] == \
         ["en-US-Custom1A2B3C4DNeural"]
     assert json.loads((tmp_path / "properties.json").read_text())["id"] == model_id
+
+
+# ----- display models (custom speech to text 3.1.0 and later) ----------------------------------------------------
+
+def display_run(stub, models, *settings, version="9.0.0"):
+    return run_once(*connected(stub), f"Emulator:ModelsPath={models}", *settings, kind="custom-speech-to-text",
+                    env={"EMULATOR_VERSION": version})
+
+
+def downloaded_display_models(models):
+    return sorted((path.parent.parent.name, json.loads(path.read_text())["id"])
+                  for path in models.glob("display/*/*/properties.json"))
+
+
+def test_base_model_locale_with_display_types_lists_the_latest_display_models_and_exits(stub, tmp_path):
+    from speech_emulator import display_models
+    result = display_run(stub, tmp_path, "BaseModelLocale=en-US", "Punct", "Rescore")
+    assert result.returncode == 0, result.stderr
+    assert "Display models (Rescore, Punct) for en-US" in result.stdout and "Base models" not in result.stdout
+    for entry in display_models.latest("en-US", ("Rescore", "Punct")):
+        assert entry["id"] in result.stdout
+    assert "Wfstitn" not in result.stdout and not list(tmp_path.iterdir())
+
+
+def test_full_display_lists_all_four_types(stub, tmp_path):
+    result = display_run(stub, tmp_path, "BaseModelLocale=de-DE", "FullDisplay")
+    assert result.returncode == 0, result.stderr
+    assert all(f" {t} " in result.stdout for t in ("Rescore", "Punct", "Resegment", "Wfstitn"))
+
+
+def test_display_locale_downloads_the_latest_display_models_into_the_models_folder_and_exits(stub, tmp_path):
+    from speech_emulator import display_models
+    result = display_run(stub, tmp_path, "DisplayLocale=en-US", "FullDisplay")
+    assert result.returncode == 0, result.stderr
+    expected = sorted((e["type"].lower(), e["id"]) for e in display_models.latest("en-US", display_models.TYPES))
+    assert downloaded_display_models(tmp_path) == expected
+    again = display_run(stub, tmp_path, "DisplayLocale=en-US", "Punct")
+    assert again.returncode == 0 and "already in" in again.stdout
+
+
+def test_a_display_model_id_downloads_that_model(stub, tmp_path):
+    from speech_emulator import display_models
+    older = display_models.model_id("en-US", "Punct", display_models.RELEASES[0])
+    result = display_run(stub, tmp_path, f"PunctId={older}", "DisplayLocale=en-US", "FullDisplay")
+    assert result.returncode == 0, result.stderr
+    assert downloaded_display_models(tmp_path) == [("punct", older)]
+    assert "DisplayLocale=en-US is ignored: display model IDs take precedence" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("settings, message", [
+    (("PunctId=00000000-0000-4000-8000-000000000000",), "was not found"),
+    (("RescoreId={punct}",), "is a Punct display model, not Rescore"),
+])
+def test_a_wrong_display_model_id_stops_the_start(stub, tmp_path, settings, message):
+    from speech_emulator import display_models
+    punct = display_models.model_id("en-US", "Punct", display_models.RELEASES[-1])
+    result = display_run(stub, tmp_path, *(s.format(punct=punct) for s in settings))
+    assert result.returncode != 0 and message in result.stderr
+
+
+def test_base_model_locale_takes_precedence_over_model_ids_and_display_locale(stub, tmp_path):
+    from speech_emulator import display_models
+    punct = display_models.model_id("en-US", "Punct", display_models.RELEASES[-1])
+    result = display_run(stub, tmp_path, "BaseModelLocale=en-US", f"ModelId={CUSTOM_MODEL}", f"PunctId={punct}",
+                         "DisplayLocale=en-US", "Punct")
+    assert result.returncode == 0, result.stderr
+    assert "Display models (Punct) for en-US" in result.stdout and not list(tmp_path.iterdir())
+
+
+def test_model_id_takes_precedence_over_display_locale_and_the_container_serves(start_emulator, stub, tmp_path):
+    cstt = start_emulator("custom-speech-to-text", *connected(stub), f"ModelId={CUSTOM_MODEL}",
+                          f"Emulator:ModelsPath={tmp_path}", "DisplayLocale=en-US", "FullDisplay")
+    assert "DisplayLocale=en-US is ignored: ModelId takes precedence" in cstt.process.output()
+    assert downloaded_display_models(tmp_path) == []
+    assert get_json(cstt.url + "/emulator/models")[1]["displayModels"] == []
+
+
+def test_display_model_ids_with_a_model_id_download_and_then_serve(start_emulator, stub, tmp_path):
+    from speech_emulator import display_models
+    rescore = display_models.model_id("en-US", "Rescore", display_models.RELEASES[-1])
+    cstt = start_emulator("custom-speech-to-text", *connected(stub), f"ModelId={CUSTOM_MODEL}",
+                          f"Emulator:ModelsPath={tmp_path}", f"RescoreId={rescore}")
+    assert downloaded_display_models(tmp_path) == [("rescore", rescore)]
+    body = get_json(cstt.url + "/emulator/models")[1]
+    assert body["model"]["id"] == CUSTOM_MODEL and [m["id"] for m in body["displayModels"]] == [rescore]
+
+
+def test_a_container_uses_the_display_models_of_its_models_folder(start_emulator, stub, tmp_path):
+    from speech_emulator import display_models
+    assert display_run(stub, tmp_path, "DisplayLocale=en-US", "Punct", "Wfstitn").returncode == 0
+    assert display_run(stub, tmp_path, "DisplayLocale=de-DE", "Punct").returncode == 0
+    older = display_models.model_id("en-US", "Punct", display_models.RELEASES[0])
+    assert display_run(stub, tmp_path, f"PunctId={older}").returncode == 0
+    cstt = start_emulator("custom-speech-to-text", *connected(stub), f"ModelId={CUSTOM_MODEL}",
+                          f"Emulator:ModelsPath={tmp_path}")
+    used = get_json(cstt.url + "/emulator/models")[1]["displayModels"]
+    assert [(m["type"], m["id"]) for m in used] == [(e["type"], e["id"]) for e in
+                                                    display_models.latest("en-US", ("Punct", "Wfstitn"))]
+    output = cstt.process.output()
+    assert "Display models in use: Punct" in output and "it is for de-DE" in output
+
+
+@pytest.mark.parametrize("words, message", [
+    (("punct",), "Unknown argument(s) 'punct'"),
+    (("FullDisplay", "Capitalize"), "Unknown argument(s) 'Capitalize'"),
+    (("DisplayLocale=en-US",), "needs the display model types"),
+    (("Punct",), "need DisplayLocale=<locale> to download them"),
+])
+def test_display_model_arguments_the_container_refuses(stub, tmp_path, words, message):
+    result = display_run(stub, tmp_path, *words)
+    assert result.returncode != 0 and message in result.stderr
+
+
+def test_bare_words_are_refused_by_the_other_kinds(stub):
+    result = run_once(*connected(stub), "FullDisplay", kind="speech-to-text")
+    assert result.returncode != 0 and "takes Key=Value settings only" in result.stderr
+
+
+@pytest.mark.parametrize("settings", [("DisplayLocale=en-US", "FullDisplay"), ("BaseModelLocale=en-US", "Punct")])
+def test_versions_before_3_1_0_take_no_display_models(stub, tmp_path, settings):
+    result = display_run(stub, tmp_path, *settings, version="3.0.0")
+    assert result.returncode != 0
+    assert "Display models need custom-speech-to-text 3.1.0 or later; this container is version 3.0.0" in result.stderr
+
+
+def test_version_3_1_0_takes_display_models(stub, tmp_path):
+    assert display_run(stub, tmp_path, "DisplayLocale=en-US", "Punct", version="3.1.0").returncode == 0

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from speech_emulator import audio, catalog, licensing, recognition, synthesis
+from speech_emulator import audio, catalog, display_models, licensing, recognition, synthesis
 from speech_emulator.settings import Settings, SettingsError
 
 
@@ -19,10 +19,11 @@ def test_settings_keys_are_case_insensitive_and_nest_with_colon_or_double_unders
     assert settings.get("BILLING") == "http://b/"
 
 
-def test_arguments_override_environment_and_bare_words_are_flags():
-    settings = Settings.from_sources(["apikey=from-arg", "FullDisplay"], {"ApiKey": "from-env"})
+def test_arguments_override_environment_and_bare_words_are_kept_as_written():
+    settings = Settings.from_sources(["apikey=from-arg", "FullDisplay", "punct"], {"ApiKey": "from-env"})
     assert settings.get("ApiKey") == "from-arg"
-    assert settings.flag("fulldisplay") is True
+    assert settings.words == ["FullDisplay", "punct"]
+    assert settings.flag("fulldisplay") is False
     assert settings.flag("DownloadLicense") is False
 
 
@@ -185,3 +186,22 @@ def test_licences_are_tied_to_kind_signature_and_expiry(tmp_path):
         licensing.load_valid(str(expired_dir), "speech-to-text")
     with pytest.raises(licensing.LicenseError, match="license path was not found"):
         licensing.load_valid(str(tmp_path / "missing"), "speech-to-text")
+
+
+def test_display_types_are_the_documented_words():
+    assert display_models.types_from_words(["Wfstitn", "Punct"]) == ("Punct", "Wfstitn")
+    assert display_models.types_from_words(["FullDisplay"]) == display_models.TYPES
+    with pytest.raises(display_models.DisplayModelError, match="'PUNCT'"):
+        display_models.types_from_words(["PUNCT"])
+
+
+def test_display_model_ids_are_stable_and_the_latest_release_wins():
+    latest = display_models.latest("en-us", ("Punct",))
+    assert [entry["id"] for entry in latest] == [display_models.model_id("en-US", "Punct", display_models.RELEASES[-1])]
+    assert display_models.by_id(latest[0]["id"]) == latest[0]
+    assert display_models.latest("ja-JP", display_models.TYPES) == []
+
+
+@pytest.mark.parametrize("version, supported", [("3.0.0", False), ("3.1.0", True), ("5.1.0", True), ("2.12.1", False)])
+def test_display_models_start_with_version_3_1_0(version, supported):
+    assert display_models.supports_display_models(version) is supported

@@ -4,6 +4,7 @@ The image decides what the container is (environment set by build.sh, not user s
 EMULATOR_KIND, EMULATOR_VERSION, EMULATOR_LOCALE, EMULATOR_VOICE, EMULATOR_BROKEN.
 """
 import asyncio
+import collections
 import json
 import logging
 import logging.handlers
@@ -16,7 +17,7 @@ import urllib.parse
 
 from aiohttp import web
 
-from . import billing_client, catalog, engine, licensing, recognition, synthesis, usp
+from . import billing_client, catalog, display_models, engine, licensing, recognition, synthesis, usp
 from .audio import AudioFormatError, OutputFormat
 from .settings import Settings, SettingsError
 
@@ -30,7 +31,11 @@ LANGUAGE_PATH = "/speech/universal/v2"
 REST_SYNTHESIS_PATHS = ("/speech/synthesize/cognitiveservices/v1", "/cognitiveservices/v1")
 WS_SYNTHESIS_PATH = "/cognitiveservices/websocket/v1"
 KEY_PROBLEMS = ("Invalid", "Mismatch", "ContainerUseUnauthorized", "OutOfQuota")
-ENGINE_PATH = "/emulator/engine"  # the emulator's own debug endpoint, not part of Microsoft's surface
+ENGINE_PATH = "/emulator/engine"  # the emulator's own debug endpoints, not part of Microsoft's surface
+MODELS_PATH = "/emulator/models"
+CUSTOM_SPEECH_TO_TEXT = "custom-speech-to-text"
+# What a custom speech-to-text container downloads besides its model: display models by ID, or the latest of a locale.
+DisplayDownload = collections.namedtuple("DisplayDownload", "ids locale types")
 # Microsoft Learn, Speech containers FAQ: what the Speech SDK reports when a container takes audio slower than
 # it is fed (its client buffer overflows).
 BUFFER_EXCEEDED = "Due to service inactivity the client buffer size exceeded. Resetting the buffer."
@@ -89,6 +94,7 @@ class Emulator:
         self.license = None
         self.usage_log = None
         self.model = None
+        self.display_models = []  # the display models a custom speech-to-text container uses
         self.stop = None
 
     # ----- start-up -------------------------------------------------------------------------------
@@ -150,10 +156,16 @@ class Emulator:
         log.debug("Settings: %s", self.settings.redacted())
         log.info("Engine: %d slots (concurrent queries); more wait for a free slot%s.", self.engine.slots,
                  f", a recognition at most {self.decoder_wait:g} s" if self.kind.mode != "synthesis" else "")
+        display_types = self._display_types()
         if self.settings.flag("DownloadLicense"):
             return await self.download_license()
-        if self.settings.has("BaseModelLocale") and self.kind.name == "custom-speech-to-text":
-            return await self.list_base_models()
+        display_download = None
+        if self.kind.name == CUSTOM_SPEECH_TO_TEXT:
+            if self.settings.has("BaseModelLocale"):
+                return await self.list_models(display_types)
+            display_download = self._display_download(display_types)
+            if display_download and not self.settings.has("ModelId"):
+                return await self.download_display_models_and_exit(display_download)
         license_dir = self.settings.get("Mounts:License")
         if license_dir:
             if not self.kind.disconnected:
@@ -171,8 +183,12 @@ class Emulator:
         else:
             self.billing = self._billing_client()
             log.info("Submitting metering to '%s'.", self.settings.get("Billing"))
+        if display_download:
+            await self.download_display_models_before_serving(display_download)
         if self.kind.uses_model:
             await self.ensure_model()
+        if self.kind.name == CUSTOM_SPEECH_TO_TEXT:
+            self.use_display_models()
         if self.kind.mode == "language":
             self.phrases = dict(catalog.PHRASES)
         elif self.kind.mode == "recognition":
@@ -201,22 +217,138 @@ class Emulator:
         print(f"License for {self.kind.name} written to {path}; it expires on {body['expiresAt']}.", flush=True)
         return 0
 
-    async def list_base_models(self):
+    async def _fetch(self, client, doing, path, **kwargs):
+        """The JSON body of a 200 answer of the billing endpoint; else the container refuses to start."""
+        try:
+            status, body = await client.fetch(path, **kwargs)
+        except (OSError, asyncio.TimeoutError) as error:
+            raise StartupError(f"Cannot {doing}: the billing endpoint is unreachable ({error}).") from None
+        if status != 200:
+            detail = (body or {}).get("message") or (body or {}).get("apiStatusMessage") if isinstance(body, dict) else body
+            raise StartupError(f"Cannot {doing} ({status}): {detail}")
+        return body
+
+    async def list_models(self, display_types):
+        """BaseModelLocale: the base models of the locale, or with display types its latest display models; exits."""
         locale = self.settings.get("BaseModelLocale")
+        ignored = [name for name in ("DisplayLocale", *display_models.ID_SETTINGS.values()) if self.settings.has(name)]
+        if ignored:
+            log.warning("%s ignored: BaseModelLocale takes precedence (it lists models and exits).", ", ".join(ignored))
         client = self._billing_client()
         try:
-            status, body = await client.fetch("/basemodels", params={"locale": locale})
-        except OSError as error:
-            raise StartupError(f"Cannot list base models: the billing endpoint is unreachable ({error}).") from None
+            if display_types:
+                models = await self._fetch(client, f"list the display models of {locale}", "/displaymodels",
+                                           params={"locale": locale, "types": ",".join(display_types)})
+                lines = [f"  {m['id']}  {m['type']}  {m['name']}  locale={m['locale']}  created={m['createdDateTime']}"
+                         for m in models]
+                heading = f"Display models ({', '.join(display_types)}) for {locale}"
+            else:
+                models = await self._fetch(client, "list base models", "/basemodels", params={"locale": locale})
+                lines = [f"  {m['id']}  {m['name']}  locale={m['locale']}  created={m['createdDateTime']}" for m in models]
+                heading = f"Base models for {locale}"
         finally:
             await client.close()
-        if status != 200:
-            raise StartupError(f"Cannot list base models ({status}): {body}")
-        print(f"Base models for {locale} (the container isn't started for service):", flush=True)
-        for model in body:
-            print(f"  {model['id']}  {model['name']}  locale={model['locale']}  created={model['createdDateTime']}",
-                  flush=True)
+        print(f"{heading} (the container isn't started for service):", flush=True)
+        for line in lines or ["  none"]:
+            print(line, flush=True)
         return 0
+
+    def _display_types(self):
+        """The display types of the bare words; the container refuses any other bare word, and display models before
+        version 3.1.0."""
+        if self.settings.words and self.kind.name != CUSTOM_SPEECH_TO_TEXT:
+            raise StartupError(f"Unknown argument(s) {', '.join(repr(w) for w in self.settings.words)}: "
+                               f"{self.kind.name} takes Key=Value settings only.")
+        try:
+            display_types = display_models.types_from_words(self.settings.words)
+        except display_models.DisplayModelError as error:
+            raise StartupError(str(error)) from None
+        requested = display_types or any(self.settings.has(name) for name in
+                                          ("DisplayLocale", *display_models.ID_SETTINGS.values()))
+        if requested and self.kind.name == CUSTOM_SPEECH_TO_TEXT \
+                and not display_models.supports_display_models(self.version):
+            raise StartupError(f"Display models need custom-speech-to-text 3.1.0 or later; this container is "
+                               f"version {self.version}.")
+        return display_types
+
+    def _display_download(self, display_types):
+        """What to download after the documented precedence (BaseModelLocale, then a model ID, then DisplayLocale):
+        the display models of the ID settings, else the latest of DisplayLocale unless ModelId is given; or None."""
+        requested_ids = {display_type: self.settings.get(setting)
+                         for display_type, setting in display_models.ID_SETTINGS.items() if self.settings.has(setting)}
+        locale = self.settings.get("DisplayLocale")
+        if requested_ids:
+            if locale:
+                log.warning("DisplayLocale=%s is ignored: display model IDs take precedence.", locale)
+            return DisplayDownload(requested_ids, None, ())
+        if locale and self.settings.has("ModelId"):
+            log.warning("DisplayLocale=%s is ignored: ModelId takes precedence.", locale)
+            return None
+        if locale and not display_types:
+            raise StartupError(f"DisplayLocale={locale} needs the display model types to download: "
+                               f"{', '.join(display_models.TYPES)} or {display_models.ALL_TYPES}.")
+        if display_types and not locale:
+            raise StartupError(f"Display model types ({', '.join(display_types)}) need DisplayLocale=<locale> to "
+                               f"download them, or BaseModelLocale=<locale> to list them.")
+        return DisplayDownload({}, locale, display_types) if locale else None
+
+    async def _display_entries(self, client, download):
+        if not download.ids:
+            entries = await self._fetch(client, f"download the display models of {download.locale}", "/displaymodels",
+                                        params={"locale": download.locale, "types": ",".join(download.types)})
+            if not entries:
+                raise StartupError(f"There are no display models ({', '.join(download.types)}) for {download.locale}.")
+            return entries
+        entries = []
+        for display_type, model_id in download.ids.items():
+            entry = await self._fetch(client, f"download display model {model_id}",
+                                      f"/displaymodels/{urllib.parse.quote(model_id)}")
+            if entry.get("type") != display_type:
+                raise StartupError(f"{display_models.ID_SETTINGS[display_type]}={model_id} is a {entry.get('type')} "
+                                   f"display model, not {display_type}.")
+            entries.append(entry)
+        return entries
+
+    async def download_display_models(self, client, download):
+        """Write the display models into the models folder (those already there stay); returns what it did."""
+        entries = await self._display_entries(client, download)
+        ensure_writable(self.models_dir, self.models_dir)
+        done = []
+        for entry in entries:
+            if display_models.is_downloaded(self.models_dir, entry):
+                done.append(f"Display model {display_models.describe(entry)} is already in "
+                            f"{display_models.folder(self.models_dir, entry)}.")
+            else:
+                done.append(f"Downloaded display model {display_models.describe(entry)} into "
+                            f"{display_models.write(self.models_dir, entry)}.")
+        return done
+
+    async def download_display_models_and_exit(self, download):
+        client = self._billing_client()
+        try:
+            done = await self.download_display_models(client, download)
+        finally:
+            await client.close()
+        for line in done + ["Display models downloaded (the container isn't started for service)."]:
+            print(line, flush=True)
+        return 0
+
+    async def download_display_models_before_serving(self, download):
+        if self.billing is None:
+            raise StartupError("A disconnected container cannot download display models; download them in connected "
+                               "mode into the same models folder.")
+        for line in await self.download_display_models(self.billing, download):
+            log.info(line)
+
+    def use_display_models(self):
+        """Take the newest display model of each type for the model's locale from the models folder."""
+        self.display_models, skipped = display_models.in_use(display_models.downloaded(self.models_dir), self.locale)
+        for entry in skipped:
+            log.info("Display model %s is not used: %s.", display_models.describe(entry),
+                     "a newer one of its type is" if entry.get("locale", "").lower() == self.locale.lower()
+                     else f"it is for {entry.get('locale')}, the model for {self.locale}")
+        log.info("Display models in use: %s.", ", ".join(display_models.describe(e) for e in self.display_models)
+                 or "none")
 
     async def ensure_model(self):
         path = os.path.join(self.models_dir, MODEL_FILE)
@@ -453,6 +585,10 @@ class Emulator:
     async def voices_list(self, request):
         return web.json_response([catalog.voice_entry(self.voice)])
 
+    async def models_in_use(self, request):
+        model = {k: self.model.get(k) for k in ("id", "name", "locale")} if self.model else None
+        return web.json_response({"model": model, "displayModels": self.display_models})
+
     async def engine_stats(self, request):
         return web.json_response(self.engine.stats())
 
@@ -473,6 +609,7 @@ class Emulator:
         app.router.add_get("/records/usage-logs/{month}/{year}", self.usage_logs)
         app.router.add_get(ENGINE_PATH, self.engine_stats)
         app.router.add_post(ENGINE_PATH + "/reset", self.engine_reset)
+        app.router.add_get(MODELS_PATH, self.models_in_use)
         if self.kind.mode in ("recognition", "language"):
             for path in RECOGNITION_PATHS:
                 app.router.add_route("*", path, self.recognition)

@@ -21,7 +21,7 @@ import sys
 
 from aiohttp import web
 
-from . import billing_client, catalog, licensing
+from . import billing_client, catalog, display_models, licensing
 
 log = logging.getLogger("speech_emulator.billing_stub")
 KEY_HEADER = "Ocp-Apim-Subscription-Key"
@@ -159,6 +159,29 @@ class BillingStub:
         locale = request.query.get("locale", "").lower()
         return web.json_response([m for m in BASE_MODELS if m["locale"].lower() == locale])
 
+    async def display_models_of_locale(self, request):
+        """The latest display model of each type asked for (types=Punct,Rescore; all four when absent)."""
+        refusal = await self._gate(request) or await self._key_refusal(request)
+        if refusal is not None:
+            return refusal
+        asked = [t for t in request.query.get("types", "").split(",") if t]
+        types = display_models.TYPES if not asked else [t for t in display_models.TYPES if t in asked]
+        return web.json_response(display_models.latest(request.query.get("locale", ""), types))
+
+    async def display_model(self, request):
+        refusal = await self._gate(request) or await self._key_refusal(request)
+        if refusal is not None:
+            return refusal
+        entry = display_models.by_id(request.match_info["model_id"])
+        if entry is None:
+            return web.json_response({"message": f"Display model {request.match_info['model_id']} was not found."},
+                                     status=404)
+        return web.json_response(entry)
+
+    async def _key_refusal(self, request):
+        status = self._key_status(request)[1]
+        return None if status == "Valid" else self._answer(status)
+
     # ----- admin listener -------------------------------------------------------------------------
 
     async def admin_state(self, request):
@@ -234,6 +257,8 @@ class BillingStub:
         app.router.add_post("/emulator/v1/license", self.issue_license)
         app.router.add_get("/emulator/v1/models/{model_id}", self.model)
         app.router.add_get("/emulator/v1/basemodels", self.base_models)
+        app.router.add_get("/emulator/v1/displaymodels", self.display_models_of_locale)
+        app.router.add_get("/emulator/v1/displaymodels/{model_id}", self.display_model)
         return app
 
     def admin_app(self):

@@ -2,7 +2,8 @@
 
 Sources, later ones win: environment variables (``__`` separates sections), then the
 ``Key=Value`` words after the image name (``:`` separates sections). Keys are
-case-insensitive. A bare word without ``=`` (``FullDisplay``) is a flag set to "true".
+case-insensitive. Words without ``=`` (display model types such as ``FullDisplay``) are kept
+as they are written, in order, in ``words``.
 """
 import os
 
@@ -16,20 +17,24 @@ def normalize_key(key):
 
 
 class Settings:
-    def __init__(self, values=None):
+    def __init__(self, values=None, words=()):
         self._values = dict(values or {})
+        self.words = list(words)
 
     @classmethod
     def from_sources(cls, argv, environ=None):
-        values = {}
+        values, words = {}, []
         for name, value in (os.environ if environ is None else environ).items():
             values[normalize_key(name)] = value
         for word in argv:
             key, sep, value = word.partition("=")
             if not key.strip():
                 raise SettingsError(f"Cannot read the argument {word!r}: expected Key=Value.")
-            values[normalize_key(key)] = value if sep else "true"
-        return cls(values)
+            if sep:
+                values[normalize_key(key)] = value
+            else:
+                words.append(word.strip())
+        return cls(values, words)
 
     def get(self, key, default=None):
         value = self._values.get(normalize_key(key))
@@ -56,7 +61,8 @@ class Settings:
     def redacted(self):
         """The user settings (not the whole environment) with secrets masked, for a debug log line."""
         shown = ("eula", "billing", "apikey", "mounts:", "logging:", "modelid", "basemodellocale", "downloadlicense",
-                 "emulator:", "http_proxy", "https_proxy", "no_proxy")
+                 "emulator:", "http_proxy", "https_proxy", "no_proxy", "displaylocale", "rescoreid", "punctid",
+                 "resegmentid", "wfstitnid")
         return {k: ("***" if any(s in k for s in ("key", "creds", "password", "secret")) else v)
                 for k, v in sorted(self._values.items()) if k.startswith(shown)}
 
