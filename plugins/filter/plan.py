@@ -10,8 +10,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
 from ansible_collections.speechops.speech.plugins.module_utils import plan as planner
+from ansible_collections.speechops.speech.plugins.module_utils import sizing
+
+display = Display()
 
 
 def _filter_error(exc):
@@ -32,20 +36,26 @@ def _host_inputs(hosts, hostvars):
 
 
 def plan(services, hosts, port_base=None, port_max=None, strategy=None, rebalance=None, max_moves=None, registry=None,
-         profile=None, allow_unknown_tags=None, lb_port_base=None, hostvars=None):
+         profile=None, allow_unknown_tags=None, lb_port_base=None, hostvars=None, allow_retired_kinds=None, model_memory=None):
     """speech_services | speechops.speech.plan(groups['speech_hosts'], hostvars=hostvars, ...) -> the plan; fails with
-    the capacity report. Without hostvars, hosts is already the per-host input ({name: {vcpus_usable, ...}})."""
+    the capacity report. Without hostvars, hosts is already the per-host input ({name: {vcpus_usable, ...}}). The
+    plan's warnings (unknown tags allowed, retired or legacy kinds) go to the Ansible display."""
     if hostvars is not None:
         hosts = _host_inputs(hosts, hostvars)
     try:
-        return planner.build_plan(services, hosts, port_base=_given(port_base, planner.DEFAULT_PORT_BASE),
-                                  port_max=_given(port_max, planner.DEFAULT_PORT_MAX), strategy=_given(strategy, planner.SPREAD),
-                                  rebalance=_given(rebalance, False), max_moves=_given(max_moves, 0),
-                                  registry=_given(registry, planner.DEFAULT_REGISTRY), profile=_given(profile, planner.DEFAULT_PROFILE),
-                                  allow_unknown_tags=_given(allow_unknown_tags, False),
-                                  lb_port_base=_given(lb_port_base, planner.DEFAULT_LB_PORT_BASE))
+        result = planner.build_plan(services, hosts, port_base=_given(port_base, planner.DEFAULT_PORT_BASE),
+                                    port_max=_given(port_max, planner.DEFAULT_PORT_MAX), strategy=_given(strategy, planner.SPREAD),
+                                    rebalance=_given(rebalance, False), max_moves=_given(max_moves, 0),
+                                    registry=_given(registry, planner.DEFAULT_REGISTRY), profile=_given(profile, planner.DEFAULT_PROFILE),
+                                    allow_unknown_tags=_given(allow_unknown_tags, False),
+                                    lb_port_base=_given(lb_port_base, planner.DEFAULT_LB_PORT_BASE),
+                                    allow_retired_kinds=_given(allow_retired_kinds, False),
+                                    model_memory=_given(model_memory, sizing.DEFAULT_MODEL_MEMORY))
     except ValueError as exc:
         raise _filter_error(exc)
+    for warning in result["warnings"]:
+        display.warning(warning)
+    return result
 
 
 # ------------------------------------------------------------------------------------------ views
