@@ -18,7 +18,7 @@ import math
 import re
 
 from ansible_collections.speechops.speech.plugins.module_utils import catalog, sizing
-from ansible_collections.speechops.speech.plugins.module_utils.image_ref import image_reference
+from ansible_collections.speechops.speech.plugins.module_utils.image_ref import resolve_image
 
 DEFAULT_PORT_BASE = 5100
 DEFAULT_LB_PORT_BASE = 8000
@@ -116,7 +116,8 @@ def _check_options(port_base, port_max, strategy, max_moves, profile):
 class _Service:
     __slots__ = ("name", "position", "kind", "replicas", "cpu", "memory", "image", "settings", "container_port",
                  "protocol", "shape", "domain_counts", "static_digest", "digest_prefix", "lb_port", "concurrency",
-                 "model_memory_mb", "model_memory", "host_model_mb", "model_share", "profile", "sized_by")
+                 "model_memory_mb", "model_memory", "host_model_mb", "model_share", "profile", "sized_by",
+                 "voice", "warnings")
 
     @property
     def where(self):
@@ -131,11 +132,36 @@ def _service_name(raw, where):
     return str(name)
 
 
-def _service_kind(raw, where):
+def _service_kind(raw, where, allow_retired):
     kind = raw.get("kind")
     if kind not in catalog.KINDS:
         raise PlanInputError("%s.kind must be one of %s, got %r" % (where, ", ".join(catalog.KINDS), kind))
+    if catalog.is_retired(kind) and not allow_retired:
+        raise PlanInputError("%s.kind: %s; or set speech_allow_retired_kinds: true to deploy the retired image anyway"
+                             % (where, catalog.status_warning(kind)))
     return str(kind)
+
+
+def _status_warnings(where, kind):
+    """The warning of a retired kind (planned because speech_allow_retired_kinds is true) or a legacy kind."""
+    status = catalog.status_warning(kind)
+    if status is None:
+        return []
+    if catalog.is_retired(kind):
+        status += "; planned because speech_allow_retired_kinds is true"
+    return ["%s.kind: %s" % (where, status)]
+
+
+def _service_model_id(raw, where, kind):
+    """model_id: required for the kinds that run a custom model, refused for the others."""
+    model_id = _as_optional_str(raw.get("model_id"), where + ".model_id")
+    if catalog.needs_model_id(kind) and model_id is None:
+        raise PlanInputError("%s.model_id is required for kind %s: the custom model's ID (a GUID) from Speech Studio"
+                             % (where, kind))
+    if model_id is not None and not catalog.needs_model_id(kind):
+        raise PlanInputError("%s.model_id is only for %s (the custom model to run); kind %s runs no custom model: "
+                             "remove model_id" % (where, " and ".join(catalog.custom_model_kinds()), kind))
+    return model_id
 
 
 def _settings_mapping(raw, where, field):
@@ -264,20 +290,24 @@ def _size_service(service, raw, where, profile, model_memory):
 
 
 def _service_image(raw, where, kind, registry, allow_unknown):
+    """(image, SSML voice or None, warnings): the image carries the voice's tag form, the smoke request its SSML name;
+    each warning names the service's field."""
     try:
-        image = str(image_reference(kind, version=raw.get("version"), locale=raw.get("locale"), voice=raw.get("voice"),
-                                    registry=registry, allow_unknown=allow_unknown, preview=raw.get("preview")))
+        resolved = resolve_image(kind, version=raw.get("version"), locale=raw.get("locale"), voice=raw.get("voice"),
+                                 registry=registry, allow_unknown=allow_unknown, preview=raw.get("preview"), status_warning=False)
     except ValueError as exc:
         raise PlanInputError("%s: %s" % (where, exc))
+    warnings = ["%s.%s" % (where, warning) for warning in resolved["warnings"]]  # each starts with its field: "voice: ..."
     digest = raw.get("digest")
     if digest is None:
-        return image
+        return str(resolved["image"]), resolved["ssml_voice"], warnings
     if not DIGEST_RE.match(digest):
         raise PlanInputError("%s.digest must be sha256:<64 hex digits> (from docker buildx imagetools inspect), got %r" % (where, digest))
-    return image + "@" + digest  # the tag stays for readers; Docker pulls and runs the digest
+    # the tag stays for readers; Docker pulls and runs the digest
+    return str(resolved["image"]) + "@" + digest, resolved["ssml_voice"], warnings
 
 
-def _parse_service(raw, position, registry, profile, allow_unknown, model_memory):
+def _parse_service(raw, position, registry, profile, allow_unknown, model_memory, allow_retired):
     where = "speech_services[%d]" % position
     if not _is_mapping(raw):
         raise PlanInputError("%s must be a mapping with name, kind and replicas, got %r" % (where, raw))
@@ -287,14 +317,13 @@ def _parse_service(raw, position, registry, profile, allow_unknown, model_memory
     service = _Service()
     service.position = position
     service.name = _service_name(raw, where)
-    service.kind = _service_kind(raw, where)
+    service.kind = _service_kind(raw, where, allow_retired)
     if "replicas" not in raw:
         raise PlanInputError("%s.replicas is required: how many containers of %r to run (an integer >= 0)" % (where, service.name))
     service.replicas = _as_int(raw["replicas"], where + ".replicas")
-    model_id = _as_optional_str(raw.get("model_id"), where + ".model_id")
-    if catalog.needs_model_id(service.kind) and model_id is None:
-        raise PlanInputError("%s.model_id is required for kind %s: the custom model's ID from Speech Studio" % (where, service.kind))
-    service.image = _service_image(raw, where, service.kind, registry, allow_unknown)
+    model_id = _service_model_id(raw, where, service.kind)
+    service.image, service.voice, image_warnings = _service_image(raw, where, service.kind, registry, allow_unknown)
+    service.warnings = image_warnings + _status_warnings(where, service.kind)
     _size_service(service, raw, where, profile, model_memory)
     service.settings = _service_settings(raw, where, service.kind, model_id)
     service.concurrency = _service_concurrency(raw, where, service)
@@ -316,9 +345,10 @@ def _static_digest(service):
 
 
 def parse_services(services, registry=DEFAULT_REGISTRY, profile=DEFAULT_PROFILE, allow_unknown=False,
-                   model_memory=sizing.DEFAULT_MODEL_MEMORY):
+                   model_memory=sizing.DEFAULT_MODEL_MEMORY, allow_retired=False):
     """speech_services -> {name: _Service}; raises PlanInputError naming the bad entry.
-    model_memory (speech_model_memory): host or container, where the speech model memory counts."""
+    model_memory (speech_model_memory): host or container, where the speech model memory counts.
+    allow_retired (speech_allow_retired_kinds): plan a retired kind, with a warning, instead of refusing it."""
     try:
         model_memory = sizing.check_model_memory(model_memory)
     except ValueError as exc:
@@ -329,7 +359,7 @@ def parse_services(services, registry=DEFAULT_REGISTRY, profile=DEFAULT_PROFILE,
         raise PlanInputError("speech_services must be a list of services, got %r" % (services,))
     by_name = {}
     for position, raw in enumerate(services):
-        service = _parse_service(raw, position, registry, profile, allow_unknown, model_memory)
+        service = _parse_service(raw, position, registry, profile, allow_unknown, model_memory, allow_retired)
         if service.name in by_name:
             raise PlanInputError("%s.name %r is used twice (also speech_services[%d]): service names must be unique"
                                  % (service.where, service.name, by_name[service.name].position))

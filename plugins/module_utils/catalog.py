@@ -663,7 +663,7 @@ def needs_model_id(kind):
     return _CATALOG[_check_kind(kind)]["model_id_required"]
 
 
-def model_kinds():
+def custom_model_kinds():
     """The kinds that run a custom model (custom speech to text, custom text to speech)."""
     return tuple(kind for kind in KINDS if needs_model_id(kind))
 

@@ -169,9 +169,12 @@ TEXT_TO_SPEECH_KINDS = catalog.synthesis_kinds()
 
 
 def _ssml_voice(container):
-    """The voice of a text-to-speech image as SSML names it (en-US-AriaNeural), for the smoke request."""
+    """The voice of a text-to-speech container as SSML names it (en-US-AriaNeural, zh-CN-Kangkang-Apollo), for the smoke
+    request: the plan's, else the one of an image whose voice the catalog knows."""
     if container["kind"] not in TEXT_TO_SPEECH_KINDS:
         return None
+    if container.get("voice"):
+        return container["voice"]
     try:
         return parse_image_reference(container["image"]).get("ssml_voice")
     except ValueError:

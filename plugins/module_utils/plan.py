@@ -148,6 +148,7 @@ def _container(replica):
         "kind": service.kind,
         "replica": replica.index,
         "image": service.image,
+        "voice": service.voice,
         "host_port": port,
         "container_port": service.container_port,
         "cpus": service.cpu / MILLI,
@@ -242,6 +243,7 @@ def _render_services(services, replicas, lb_ports):
         rendered[name] = {
             "kind": service.kind,
             "image": service.image,
+            "voice": service.voice,
             "protocol": service.protocol,
             # the load balancer gives a synthesis service's WebSocket upgrades a backend of their own
             "synthesis": service.kind in SYNTHESIS_KINDS,
@@ -268,6 +270,11 @@ def _render_moves(placed):
     return sorted(moves, key=lambda move: move["container"])
 
 
+def _warnings(services):
+    """Every service's warnings (unknown tags allowed, retired or legacy kinds), in the order of speech_services."""
+    return [warning for service in sorted(services.values(), key=lambda item: item.position) for warning in service.warnings]
+
+
 def _render(planner, options):
     placed = [replica for replica in planner.replicas.values() if replica.host is not None]
     hosts = _render_hosts(planner, placed)
@@ -278,6 +285,7 @@ def _render(planner, options):
         "hosts": hosts,
         "services": _render_services(planner.services, planner.replicas, assign_lb_ports(planner.services, options["lb_port_base"])),
         "moves": moves,
+        "warnings": _warnings(planner.services),
         "summary": {
             "hosts": len(hosts),
             "containers": len(placed),
@@ -317,11 +325,11 @@ def format_capacity_report(report):
 
 def build_plan(services, hosts, port_base=DEFAULT_PORT_BASE, port_max=DEFAULT_PORT_MAX, strategy=SPREAD, rebalance=False,
                max_moves=0, registry=DEFAULT_REGISTRY, profile=DEFAULT_PROFILE, allow_unknown_tags=False,
-               lb_port_base=DEFAULT_LB_PORT_BASE, model_memory=sizing.DEFAULT_MODEL_MEMORY):
+               lb_port_base=DEFAULT_LB_PORT_BASE, model_memory=sizing.DEFAULT_MODEL_MEMORY, allow_retired_kinds=False):
     """Place speech_services onto hosts; see the module docstring. Raises PlanInputError or PlanCapacityError."""
     with _cyclic_gc_paused():
         return _build_plan(services, hosts, port_base, port_max, strategy, rebalance, max_moves, registry, profile,
-                           allow_unknown_tags, lb_port_base, model_memory)
+                           allow_unknown_tags, lb_port_base, model_memory, allow_retired_kinds)
 
 
 @contextlib.contextmanager
@@ -342,9 +350,9 @@ def _cyclic_gc_paused():
 
 
 def _build_plan(services, hosts, port_base, port_max, strategy, rebalance, max_moves, registry, profile, allow_unknown_tags,
-                lb_port_base, model_memory):
+                lb_port_base, model_memory, allow_retired_kinds):
     port_base, port_max, max_moves, profile = _check_options(port_base, port_max, strategy, max_moves, profile)
-    parsed_services = parse_services(services, registry, profile, bool(allow_unknown_tags), model_memory)
+    parsed_services = parse_services(services, registry, profile, bool(allow_unknown_tags), model_memory, bool(allow_retired_kinds))
     assign_lb_ports(parsed_services, lb_port_base)  # input errors before any placement work
     parsed_hosts = parse_hosts(hosts, parsed_services, (port_base, port_max))
     _check_pin_totals(parsed_hosts, parsed_services)

@@ -302,7 +302,7 @@ def test_every_standard_voice_has_its_ssml_name_and_no_other_kind_has_a_table():
 
 
 def test_model_kinds_are_the_custom_kinds():
-    assert catalog.model_kinds() == (CSTT, CTTS)
+    assert catalog.custom_model_kinds() == (CSTT, CTTS)
     assert "ModelId" in kind_info(CTTS)["settings"] and "ModelId" not in kind_info(TTS)["settings"]
 
 

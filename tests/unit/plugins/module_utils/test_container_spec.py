@@ -109,7 +109,7 @@ def test_bad_options_are_named(options, message):
 
 def test_a_kind_without_disconnected_mode_is_refused_in_disconnected_mode():
     with pytest.raises(SpecError, match="has no disconnected mode"):
-        run_spec(planned({"name": "tts", "kind": "text-to-speech"}), {"disconnected": True, "license_dir": "/l"})
+        run_spec(planned(LID), {"disconnected": True, "license_dir": "/l"})
 
 
 @pytest.mark.parametrize("setting, name", [("Eula", "Eula"), ("Mounts:Output", "Mounts__Output"),

@@ -918,8 +918,8 @@ def test_heaps_place_exactly_like_scoring_every_host(services, hosts, strategy):
 def test_services_say_whether_they_synthesize_speech():
     services = [{"name": "stt", "kind": "speech-to-text", "replicas": 1}, {"name": "lid", "kind": "language-detection", "replicas": 1},
                 {"name": "tts", "kind": "neural-text-to-speech", "voice": "en-us-arianeural", "replicas": 1},
-                {"name": "std", "kind": "text-to-speech", "voice": "en-us-ariarus", "replicas": 1}]
-    plan = build_plan(services, {"h1": host()}, allow_unknown_tags=True)
+                {"name": "std", "kind": "text-to-speech", "voice": "en-us-jessarus", "replicas": 1}]
+    plan = build_plan(services, {"h1": host()}, allow_retired_kinds=True)
     assert {name: service["synthesis"] for name, service in plan["services"].items()} == {
         "stt": False, "lid": False, "tts": True, "std": True}
 
