@@ -68,7 +68,8 @@ FORBIDDEN_PREFIXES = ("inventories/sandbox", "inventories/artifacts")
 
 # speechops.speech.plan on localhost.
 PLAN_SERVICES = [
-    {"name": "stt-en-us", "kind": "speech-to-text", "version": "5.1.0", "locale": "en-US", "replicas": 2, "cpus": 0.25, "memory_mb": 256},
+    {"name": "stt-en-us", "kind": "speech-to-text", "version": "5.1.0", "locale": "en-US", "replicas": 2, "cpus": 0.25, "memory_mb": 256,
+     "model_memory_mb": 0},
     {"name": "tts-aria", "kind": "neural-text-to-speech", "version": "4.1.0", "voice": "en-US-AriaNeural", "replicas": 1,
      "cpus": 0.25, "memory_mb": 256},
 ]

@@ -96,7 +96,7 @@ def test_t1_an_image_that_does_not_exist_stops_before_any_host_changes(fleet, lo
     before = {host: fleet.containers(host) for host in fleet.hosts}
     run = fleet.playbook("playbooks/rollout.yml", "services-n1.yml", "speech_allow_unknown_tags=true",
                          '{"speech_services": [{"name": "stt-en-us", "kind": "speech-to-text", "version": "9.9.9", '
-                         '"locale": "en-US", "replicas": 2, "cpus": 0.25, "memory_mb": 256}, {"name": "tts-aria", '
+                         '"locale": "en-US", "replicas": 2, "cpus": 0.25, "memory_mb": 256, "model_memory_mb": 0}, {"name": "tts-aria", '
                          '"kind": "neural-text-to-speech", "version": "4.0.0", "voice": "en-US-AriaNeural", "replicas": 2, '
                          '"cpus": 0.25, "memory_mb": 256}, {"name": "lid", "kind": "language-detection", "version": "1.17.0", '
                          '"replicas": 2, "cpus": 0.25, "memory_mb": 256}]}')
