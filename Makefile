@@ -86,9 +86,11 @@ unit: setup
 	python -m pytest --junitxml=tests/output/junit-unit.xml tests/unit
 	python -m pytest -p no:cacheprovider --junitxml=tests/output/junit-galaxy.xml tests/galaxy -k 'not site_from_the_tarball'
 
-# docs/variables.md from the roles' meta/argument_specs.yml (tests/unit/test_role_docs.py fails while it is stale).
+# docs/variables.md from the roles' meta/argument_specs.yml and docs/versions.md from the catalog
+# (tests/unit/test_role_docs.py and tests/unit/test_versions_doc.py fail while they are stale).
 docs: setup
 	python scripts/role_docs.py
+	python scripts/versions_doc.py
 
 # Everything that needs Docker, on a new test sandbox (what a killed run left is removed first),
 # which is removed afterwards even on failure.
