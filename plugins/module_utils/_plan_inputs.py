@@ -116,7 +116,7 @@ def _check_options(port_base, port_max, strategy, max_moves, profile):
 class _Service:
     __slots__ = ("name", "position", "kind", "replicas", "cpu", "memory", "image", "settings", "container_port",
                  "protocol", "shape", "domain_counts", "static_digest", "digest_prefix", "lb_port", "concurrency",
-                 "model_memory_mb", "model_memory", "host_model_mb", "model_share", "profile", "sized_by",
+                 "model_memory_mb", "model_memory", "host_model_mb", "profile", "sized_by",
                  "voice", "warnings")
 
     @property
@@ -285,8 +285,7 @@ def _size_service(service, raw, where, profile, model_memory):
     service.model_memory = model_memory
     service.memory = sizing.container_limit_mb(allocation, service.model_memory_mb, model_memory)
     service.host_model_mb = sizing.host_model_mb(service.model_memory_mb, model_memory)
-    service.model_share = sizing.model_share_key(service.kind, service.image, service.host_model_mb)
-    service.shape = (service.cpu, service.memory, service.host_model_mb, service.model_share)
+    service.shape = (service.cpu, service.memory + service.host_model_mb)
 
 
 def _service_image(raw, where, kind, registry, allow_unknown):

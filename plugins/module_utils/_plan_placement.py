@@ -6,8 +6,8 @@
 
 _Planner holds the mutable state of one build_plan() call and runs its four phases: pins, keeping what runs,
 placing what is missing, and an explicit rebalance. plan.py's docstring describes the algorithm and its cost.
-A host's memory budget holds its containers' --memory limits and, once per model file (sizing.py), the speech
-model memory kept beside them. Stdlib only; Python 3.8.
+A container's shape is (its cpus, the memory its host's budget holds for it: its --memory and any speech model
+memory counted beside it, sizing.py). Stdlib only; Python 3.8.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,7 +17,6 @@ __metaclass__ = type
 import heapq
 
 from ansible_collections.speechops.speech.plugins.module_utils._plan_inputs import MILLI, SPREAD
-from ansible_collections.speechops.speech.plugins.module_utils.sizing import PER_CONTAINER
 
 UTILISATION_SCALE = 1000000
 REBALANCE_CANDIDATES_PER_MOVE = 64
@@ -33,53 +32,6 @@ REFUSAL_WORDS = {
     REASON_CPUS: "too few free cpus",
     REASON_PORTS: "its host-port range is exhausted",
 }
-
-
-class _HostModels:
-    """The speech model memory one host's budget holds beside the containers' limits.
-
-    A model shared by the containers of one image counts once, at the largest figure among them; a model of one
-    container's own (share key PER_CONTAINER) counts for each.
-    """
-
-    __slots__ = ("by_share", "total")
-
-    def __init__(self):
-        self.by_share = {}  # share key -> {model MB: containers}
-        self.total = 0
-
-    def counted(self, share):
-        figures = self.by_share.get(share)
-        return max(figures) if figures else 0
-
-    def extra(self, model_mb, share):
-        """MB the budget grows by when a container with this model joins."""
-        if share == PER_CONTAINER:
-            return model_mb
-        return max(model_mb - self.counted(share), 0)
-
-    def add(self, model_mb, share):
-        """Counts a joining container's model; returns the MB the budget grew by."""
-        if not model_mb:
-            return 0
-        grown = self.extra(model_mb, share)
-        figures = self.by_share.setdefault(share, {})
-        figures[model_mb] = figures.get(model_mb, 0) + 1
-        self.total += grown
-        return grown
-
-    def remove(self, model_mb, share):
-        """Uncounts a leaving container's model; returns the MB the budget shrank by."""
-        if not model_mb:
-            return 0
-        before = self.counted(share) if share != PER_CONTAINER else model_mb
-        figures = self.by_share[share]
-        figures[model_mb] -= 1
-        if not figures[model_mb]:
-            del figures[model_mb]
-        shrunk = before - (self.counted(share) if share != PER_CONTAINER else 0)
-        self.total -= shrunk
-        return shrunk
 
 
 class _Replica:
@@ -191,17 +143,11 @@ class _Planner:
         self.group_heaps = {}
         self.registered = {}
         self.touched_groups = set()
-        self.models = [_HostModels() for _host in hosts]
 
     # -- capacity and ports
 
-    def memory_demand(self, host, shape):
-        """MB of the host's budget a container of this shape takes there: its --memory and any model not yet counted."""
-        return shape[1] + (self.models[host.index].extra(shape[2], shape[3]) if shape[2] else 0)
-
     def fits(self, host, shape):
-        if not (host.avx2 and host.used_cpu + shape[0] <= host.cap_cpu
-                and host.used_mem + self.memory_demand(host, shape) <= host.cap_mem):
+        if not (host.avx2 and host.used_cpu + shape[0] <= host.cap_cpu and host.used_mem + shape[1] <= host.cap_mem):
             return False
         port = host.next_port
         if port not in host.ports_taken:
@@ -225,13 +171,12 @@ class _Planner:
         return port not in host.pin_ports or port == pinned_port
 
     def _fits_resources(self, host, service):
-        return (host.avx2 and host.used_cpu + service.cpu <= host.cap_cpu
-                and host.used_mem + self.memory_demand(host, service.shape) <= host.cap_mem)
+        return host.avx2 and host.used_cpu + service.cpu <= host.cap_cpu and host.used_mem + service.shape[1] <= host.cap_mem
 
     def _occupy(self, host, replica, port):
         service = replica.service
         host.used_cpu += service.cpu
-        host.used_mem += service.memory + self.models[host.index].add(service.host_model_mb, service.model_share)
+        host.used_mem += service.shape[1]
         host.counts[service.name] = host.counts.get(service.name, 0) + 1
         if host.domain is not None:
             service.domain_counts[host.domain] = service.domain_counts.get(host.domain, 0) + 1
@@ -245,7 +190,7 @@ class _Planner:
         """Frees the capacity; the port stays taken for this plan, the old container still holds it."""
         host, service = replica.host, replica.service
         host.used_cpu -= service.cpu
-        host.used_mem -= service.memory + self.models[host.index].remove(service.host_model_mb, service.model_share)
+        host.used_mem -= service.shape[1]
         host.counts[service.name] -= 1
         if host.domain is not None:
             service.domain_counts[host.domain] -= 1
@@ -260,7 +205,7 @@ class _Planner:
 
     def utilisation_key(self, host, shape):
         used = ((host.used_cpu + shape[0]) * UTILISATION_SCALE // host.cap_cpu
-                + (host.used_mem + self.memory_demand(host, shape)) * UTILISATION_SCALE // host.cap_mem)
+                + (host.used_mem + shape[1]) * UTILISATION_SCALE // host.cap_mem)
         return used if self.spread else -used
 
     def _new_replica(self, service, index, origin=None, origin_port=None):
@@ -362,7 +307,7 @@ class _Planner:
     # -- phase 3: place what is missing
 
     def _placement_rank(self, service):
-        return (-(service.memory + service.host_model_mb), -service.cpu, service.name)
+        return (-service.shape[1], -service.cpu, service.name)
 
     def missing_replicas(self):
         missing = {}
@@ -405,7 +350,9 @@ class _Planner:
             self.members[shape] = members
 
     def _entry(self, host, shape):
-        return (self.utilisation_key(host, shape), host.tiebreak, host.index, host.version)
+        used = ((host.used_cpu + shape[0]) * UTILISATION_SCALE // host.cap_cpu
+                + (host.used_mem + shape[1]) * UTILISATION_SCALE // host.cap_mem)
+        return (used if self.spread else -used, host.tiebreak, host.index, host.version)
 
     def _push(self, host, shape):
         """A fresh entry for host, registered for its group when it beats the group's registered top."""
@@ -549,7 +496,7 @@ class _Planner:
     def _why_host_refuses(self, host, shape):
         if not host.avx2:
             return REASON_NO_AVX2
-        if host.used_mem + self.memory_demand(host, shape) > host.cap_mem:
+        if host.used_mem + shape[1] > host.cap_mem:
             return REASON_MEMORY
         if host.used_cpu + shape[0] > host.cap_cpu:
             return REASON_CPUS
@@ -575,7 +522,7 @@ class _Planner:
             return "no AVX2 on %s" % share
         if reason == REASON_MEMORY:
             largest = max(host.cap_mem - host.used_mem for host in hosts)
-            return "too little memory on %s (needs %s; largest free %d MB)" % (share, _memory_needs(service), largest)
+            return "too little memory on %s (needs %s, largest free %d MB)" % (share, _memory_needs(service), largest)
         if reason == REASON_CPUS:
             largest = max(host.cap_cpu - host.used_cpu for host in hosts)
             return "too few free cpus on %s (needs %s, largest free %s)" % (share, _cpus(service.cpu), _cpus(largest))
@@ -642,11 +589,10 @@ def _cpus(milli):
 
 
 def _memory_needs(service):
-    """A replica's memory in words: its --memory, and the model memory the host keeps beside it where not yet mapped."""
+    """A replica's memory in words: its --memory, and the speech model memory its host keeps beside it."""
     if not service.host_model_mb:
         return "%d MB" % service.memory
-    once = "" if service.model_share == PER_CONTAINER else " (once per image and host)"
-    return "%d MB --memory + %d MB speech model memory%s" % (service.memory, service.host_model_mb, once)
+    return "%d MB: --memory %d MB + speech model memory %d MB" % (service.shape[1], service.memory, service.host_model_mb)
 
 
 def _index_current(hosts):

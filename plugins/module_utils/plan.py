@@ -23,8 +23,9 @@ explained where it is made):
    lexicographic score, so moves never cycle), at most max_moves, each O(64 candidates x hosts).
 
 Memory: a container's memory_mb is its Docker --memory, the documented allocation (sizing.py). The speech model
-memory of speech to text counts in the host's budget beside it (speech_model_memory: host, once per image and host)
-or inside --memory (container). Each host shows both in allocated: container_memory_mb + model_memory_mb = memory_mb.
+memory of speech to text counts in the host's budget beside it (speech_model_memory: host) or inside --memory
+(container), once per container either way. Each host shows both in allocated: container_memory_mb + model_memory_mb
+= memory_mb.
 
 Ports: each new container takes the lowest port of port_base..port_max that is neither foreign
 (ports_in_use), pinned, planned, nor held by any current container of ours (even one being removed:
@@ -34,9 +35,8 @@ Performance: candidate hosts live in one heap per (container shape, fault domain
 utilisation score for that shape, plus one heap per shape over those heaps' tops. A service pops
 hosts that already hold it into a stash and sets aside domains that already hold it, so a replica
 costs O(log hosts) and a service O(its replicas + domains it touches), never O(all hosts). Under
-spread a placement only raises a host's keys (a model it brings lowers another shape's demand there
-by at most the model memory it added), so entries in other shapes' heaps are refreshed lazily; under
-binpack they are pushed at once. 10,000 replicas over 2,000 hosts plan in about
+spread a placement only raises a host's keys, so entries in other shapes' heaps are refreshed
+lazily; under binpack they are pushed at once. 10,000 replicas over 2,000 hosts plan in about
 0.2 s (tests/bench/bench_plan.py). The final tie-break hashes the host name, not each
 (replica, host) pair as HRW does: that would be O(replicas x hosts), and stickiness already gives
 the minimal disruption HRW is used for.
@@ -177,18 +177,19 @@ def _overcommitted(host, replicas):
     return bool(replicas) and (not host.avx2 or host.used_cpu > host.cap_cpu or host.used_mem > host.cap_mem)
 
 
-def _allocated(host, models):
+def _allocated(host, replicas):
     """What the host's budget holds: the containers' --memory limits and the model memory counted beside them."""
-    return {"cpus": host.used_cpu / MILLI, "memory_mb": host.used_mem, "container_memory_mb": host.used_mem - models.total,
-            "model_memory_mb": models.total}
+    model_memory = sum(replica.service.host_model_mb for replica in replicas)
+    return {"cpus": host.used_cpu / MILLI, "memory_mb": host.used_mem, "container_memory_mb": host.used_mem - model_memory,
+            "model_memory_mb": model_memory}
 
 
-def _render_hosts(planner, placed):
+def _render_hosts(hosts, placed):
     by_host = {}
     for replica in placed:
         by_host.setdefault(replica.host.index, []).append(replica)
     rendered = {}
-    for host in planner.hosts:
+    for host in hosts:
         replicas = sorted(by_host.get(host.index, ()), key=_by_service_and_index)
         planned = set(replica.name for replica in replicas)
         rendered[host.name] = {
@@ -196,7 +197,7 @@ def _render_hosts(planner, placed):
             "fault_domain": host.domain,
             "avx2": host.avx2,
             "capacity": {"cpus": host.cap_cpu / MILLI, "memory_mb": host.cap_mem},
-            "allocated": _allocated(host, planner.models[host.index]),
+            "allocated": _allocated(host, replicas),
             "overcommitted": _overcommitted(host, replicas),
             "containers": [_container(replica) for replica in replicas],
             "remove": sorted(set(entry["name"] for entry in host.current if entry["name"] not in planned)),
@@ -277,7 +278,7 @@ def _warnings(services):
 
 def _render(planner, options):
     placed = [replica for replica in planner.replicas.values() if replica.host is not None]
-    hosts = _render_hosts(planner, placed)
+    hosts = _render_hosts(planner.hosts, placed)
     moves = _render_moves(placed)
     return {
         "format": PLAN_FORMAT,

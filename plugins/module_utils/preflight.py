@@ -7,8 +7,8 @@
 Pure functions; stdlib only; Python 3.8+. The filter speechops.speech.speech_preflight wraps them.
 Input: the ``speech_host`` fact (module host_facts) and the host's planned containers
 (``plan["hosts"][host]["containers"]``: memory_mb is each one's Docker --memory; model_memory_mb and model_memory say
-how much speech model memory it maps and whether that counts in the host's budget beside the limit, once per image
-(sizing.py), or inside the limit).
+how much speech model memory it maps and whether that counts in the host's budget beside the limit or inside it,
+once per container either way (sizing.py)).
 Every finding is {"check", "message", "fix"}; every failed check is reported, not only the first.
 The API key is never put into a finding, a report or an exception, not even in part.
 """
@@ -229,8 +229,8 @@ RESOURCES = {
 
 
 def _model_memory_listed(models):
-    """The model memory the host's budget counts, per image (its last path part) or per container."""
-    return ", ".join("{0} {1}".format(key.rsplit("/", 1)[-1], _amount(megabytes)) for key, megabytes in sorted(models.items()))
+    """The speech model memory the host's budget counts, per container."""
+    return ", ".join("{0} {1}".format(name, _amount(megabytes)) for name, megabytes in models.items())
 
 
 def _demand_listed(check, containers):
@@ -259,7 +259,7 @@ def _capacity_finding(check, demand, usable, reserved, containers):
 
 def resource_demand(containers, check):
     """The host's demand of one resource: the containers' cpus, or their --memory plus the model memory counted
-    beside it (once per image, sizing.host_model_memory)."""
+    beside it (sizing.host_model_memory)."""
     demand = sum(container[RESOURCES[check].key] for container in containers)
     if check == CHECK_MEMORY:
         demand += sum(sizing.host_model_memory(containers).values())

@@ -8,11 +8,17 @@ Microsoft's tables are Docker allocations (--cpus, --memory), and speech to text
 language model" for which the pages "add an additional 4 to 8 GB" (contract 2). A container gets its documented
 allocation as --memory; the model memory goes where speech_model_memory says:
 
-- host (default): into the host's budget only. The model is a file in the image, so the kernel keeps it in the page
-  cache, and containers of the same image on one host map the same pages: the plan and preflight count it once per
-  image per host. Custom speech to text downloads its model into each container's own models folder, so each of its
-  containers counts its own copy.
-- container: into --memory as well (and therefore once per container in the host's budget).
+- host (default): into the host's budget only, beside the container's --memory;
+- container: into --memory as well.
+
+Either way the host's budget counts it once per container, although containers of one image on one host map the
+same model file, which the kernel keeps in its page cache once. Counting per container keeps a container's
+reservation independent of its neighbours: placement stays a per-container problem (the plan's heaps, one per
+container shape; counting per image made every distinct image a shape of its own and planning several times slower),
+moving or upgrading one container never changes what another needs (a new version is a new image with a model file of
+its own), and the cost is one model's memory for each extra container of an image on a host, which the plan's spread
+of a service's replicas over hosts keeps rare. Custom speech to text downloads its model into each container's own
+models folder, so there per container is exact.
 
 Used by the plan (placement) and by preflight (capacity and size checks), so both count alike.
 Pure functions; stdlib only; Python 3.8+.
@@ -29,7 +35,6 @@ MODEL_MEMORY_CONTAINER = "container"
 MODEL_MEMORY_PLACES = (MODEL_MEMORY_HOST, MODEL_MEMORY_CONTAINER)
 DEFAULT_MODEL_MEMORY = MODEL_MEMORY_HOST
 MODEL_MEMORY_VARIABLE = "speech_model_memory"
-PER_CONTAINER = ""  # the share key of a model that no other container maps
 
 
 def check_model_memory(place):
@@ -60,15 +65,6 @@ def host_model_mb(model_memory_mb, place):
     return model_memory_mb if place == MODEL_MEMORY_HOST else 0
 
 
-def model_share_key(kind, image, host_model_memory_mb):
-    """Which containers map the same model file: the image for a model inside it, PER_CONTAINER for a model each
-    container downloads into its own models folder (custom speech to text), or for no model memory at all."""
-    if not host_model_memory_mb:
-        return PER_CONTAINER
-    own_models_folder = catalog.MOUNT_MODELS in catalog.fact(kind, "mounts", ())
-    return PER_CONTAINER if own_models_folder else image
-
-
 def allocation(container):
     """(cpus, memory_mb) a planned container has for itself: its --memory without a model placed inside it."""
     memory = container["memory_mb"]
@@ -78,17 +74,12 @@ def allocation(container):
 
 
 def host_model_memory(containers):
-    """{share key or container name: MB} the host's budget counts for the planned containers' models.
-
-    Containers of one image share its model: the largest of their figures counts once.
-    """
+    """{container name: MB} of the speech model memory the host's budget counts beside the planned containers' limits."""
     counted = {}
     for container in containers:
         model = host_model_mb(container.get("model_memory_mb") or 0, container.get("model_memory", MODEL_MEMORY_HOST))
-        if not model:
-            continue
-        key = model_share_key(container["kind"], container.get("image") or container["name"], model) or container["name"]
-        counted[key] = max(counted.get(key, 0), model)
+        if model:
+            counted[container["name"]] = model
     return counted
 
 

@@ -10,6 +10,7 @@ import gc
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -134,38 +135,36 @@ def test_page_example_of_4_cores_and_4_gb_is_the_docker_limit_with_the_model_bes
                                    "memory_mb": "speech_services[0].memory_mb", "model_memory_mb": "speech_sizing_profile"}
 
 
-def test_sizes_honour_overrides_and_containers_of_one_image_share_its_model():
+def test_sizes_honour_overrides_and_each_container_counts_its_model_memory():
     plan = build_plan([{"name": "stt", "kind": STT, "replicas": 1}, {"name": "tts", "kind": NTTS, "replicas": 1},
                        {"name": "tiny", "kind": STT, "replicas": 1, "cpus": 2.5, "memory_mb": 3000}],
                       {"h1": host(vcpus=64, memory_mb=128 * GIB)})
     assert sizes(plan, "tts") == (8.0, 16 * GIB, 0, "host")
     assert sizes(plan, "tiny") == (2.5, 3000, 8 * GIB, "host")
-    # stt and tiny run the same image, so its model file is mapped once on the host
-    assert plan["hosts"]["h1"]["allocated"] == {"cpus": 18.5, "memory_mb": 24 * GIB + 3000 + 8 * GIB,
-                                                "container_memory_mb": 24 * GIB + 3000, "model_memory_mb": 8 * GIB}
+    # stt and tiny run the same image; the budget still counts each one's model memory (sizing.py says why)
+    assert plan["hosts"]["h1"]["allocated"] == {"cpus": 18.5, "memory_mb": 24 * GIB + 3000 + 16 * GIB,
+                                                "container_memory_mb": 24 * GIB + 3000, "model_memory_mb": 16 * GIB}
 
 
-def test_the_largest_model_figure_of_an_image_counts_once_and_other_images_count_their_own():
+def test_every_speech_to_text_container_counts_its_own_model_memory_whatever_its_image():
     services = [{"name": "stt", "kind": STT, "replicas": 2}, {"name": "stt-min", "kind": STT, "replicas": 1, "profile": "minimum"},
-                {"name": "stt-de", "kind": STT, "locale": "de-DE", "replicas": 1}]
+                {"name": "stt-de", "kind": STT, "locale": "de-DE", "replicas": 1},
+                {"name": "cstt", "kind": CSTT, "model_id": "m-1", "replicas": 1}]
     plan = build_plan(services, {"h1": host(vcpus=64, memory_mb=128 * GIB)})
     allocated = plan["hosts"]["h1"]["allocated"]
-    assert allocated["container_memory_mb"] == 8 * GIB * 3 + 4 * GIB
-    assert allocated["model_memory_mb"] == 8 * GIB + 8 * GIB  # en-US once at 8 GB (not 8 + 8 + 4), de-DE once
+    assert allocated["container_memory_mb"] == 8 * GIB * 4 + 4 * GIB
+    assert allocated["model_memory_mb"] == 8 * GIB * 4 + 4 * GIB
     assert allocated["memory_mb"] == allocated["container_memory_mb"] + allocated["model_memory_mb"]
 
 
-def test_custom_speech_to_text_counts_each_containers_own_model():
-    plan = build_plan([{"name": "cstt", "kind": CSTT, "model_id": "m-1", "replicas": 2}], {"h1": host()})
-    assert plan["hosts"]["h1"]["allocated"]["model_memory_mb"] == 2 * 8 * GIB  # each downloads it into its own folder
-
-
-def test_a_host_that_holds_the_model_once_fits_two_replicas_only_when_it_counts_on_the_host():
-    hosts = {"h1": host(memory_mb=24 * GIB)}
-    plan = build_plan([{"name": "stt", "kind": STT, "replicas": 2}], hosts)
-    assert len(plan["hosts"]["h1"]["containers"]) == 2 and plan["hosts"]["h1"]["allocated"]["memory_mb"] == 24 * GIB
-    with pytest.raises(PlanCapacityError, match=r"16384 MB: .*too little memory on every host \(needs 16384 MB; largest free 8192 MB\)"):
-        build_plan([{"name": "stt", "kind": STT, "replicas": 2}], hosts, model_memory="container")
+@pytest.mark.parametrize("model_memory", ["host", "container"])
+def test_the_host_budget_is_the_same_wherever_the_model_memory_counts(model_memory):
+    hosts = {"h1": host(memory_mb=32 * GIB)}
+    plan = build_plan([{"name": "stt", "kind": STT, "replicas": 2}], hosts, model_memory=model_memory)
+    assert len(plan["hosts"]["h1"]["containers"]) == 2 and plan["hosts"]["h1"]["allocated"]["memory_mb"] == 32 * GIB
+    needs = "16384 MB: --memory 8192 MB + speech model memory 8192 MB" if model_memory == "host" else "16384 MB"
+    with pytest.raises(PlanCapacityError, match=re.escape("too little memory on every host (needs %s, largest free 0 MB)" % needs)):
+        build_plan([{"name": "stt", "kind": STT, "replicas": 3}], hosts, model_memory=model_memory)
 
 
 def test_model_memory_mb_sets_the_model_figure_of_a_service():
@@ -283,8 +282,8 @@ def test_too_little_memory_on_every_host_is_reported():
         build_plan([{"name": "stt", "kind": STT, "replicas": 1}], {"h1": host(memory_mb=12 * GIB), "h2": host(memory_mb=8 * GIB)})
     message = str(caught.value)
     assert "1 of 1 replicas could not be placed" in message
-    assert ("too little memory on every host (needs 8192 MB --memory + 8192 MB speech model memory (once per image and "
-            "host); largest free 12288 MB)") in message
+    assert ("too little memory on every host (needs 16384 MB: --memory 8192 MB + speech model memory 8192 MB, "
+            "largest free 12288 MB)") in message
     assert "each needs 8 cpus and 8192 MB (+ 8192 MB speech model memory on its host)" in message
 
 
@@ -759,8 +758,8 @@ def feasible_plan(services, hosts, **options):
 
 
 PROPERTY_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-# The generated speech-to-text services all run the same image with the recommended profile's model memory, which a
-# host's budget holds once beside the containers' --memory.
+# The generated speech-to-text services take the recommended profile's model memory, which a host's budget holds
+# beside each container's --memory.
 STT_MODEL_MB = 8 * GIB
 
 
@@ -769,8 +768,8 @@ def model_of(service):
 
 
 def budget(containers):
-    """MB of a host's budget: the containers' --memory, plus the shared speech-to-text model once."""
-    return sum(container["memory_mb"] for container in containers) + max([model_of(c) for c in containers] or [0])
+    """MB of a host's budget: each container's --memory and speech model memory."""
+    return sum(container["memory_mb"] + model_of(container) for container in containers)
 
 
 @PROPERTY_SETTINGS
@@ -871,7 +870,7 @@ def test_rebalance_is_bounded_and_keeps_every_invariant(services, hosts, max_mov
 def reference_placement(services, hosts, strategy):
     """The placement rule written the slow, obvious way: every replica scores every host."""
     scale, spread = _plan_placement.UTILISATION_SCALE, strategy == planner.SPREAD
-    state = dict((name, {"cpu": 0, "mem": 0, "model": 0, "counts": {},
+    state = dict((name, {"cpu": 0, "mem": 0, "counts": {},
                          "cap_cpu": int(round(value["vcpus_usable"] * 1000)), "cap_mem": value["memory_usable_mb"],
                          "domain": value["fault_domain"], "avx2": value["avx2"] is True,
                          "tiebreak": _plan_inputs._host_tiebreak(name)}) for name, value in hosts.items())
@@ -879,11 +878,10 @@ def reference_placement(services, hosts, strategy):
     placed = {}
     ordered = sorted(services, key=lambda item: (-(item["memory_mb"] + model_of(item)), -int(round(item["cpus"] * 1000)), item["name"]))
     for service in ordered:
-        cpu, model = int(round(service["cpus"] * 1000)), model_of(service)
+        cpu, mem = int(round(service["cpus"] * 1000)), service["memory_mb"] + model_of(service)
         for replica in range(1, service["replicas"] + 1):
             best = None
             for name, host_state in state.items():
-                mem = service["memory_mb"] + max(model - host_state["model"], 0)
                 if not host_state["avx2"] or host_state["cpu"] + cpu > host_state["cap_cpu"] or host_state["mem"] + mem > host_state["cap_mem"]:
                     continue
                 count = host_state["counts"].get(service["name"], 0)
@@ -896,8 +894,7 @@ def reference_placement(services, hosts, strategy):
             assert best is not None
             host_state = state[best[-1]]
             host_state["cpu"] += cpu
-            host_state["mem"] += service["memory_mb"] + max(model - host_state["model"], 0)
-            host_state["model"] = max(host_state["model"], model)
+            host_state["mem"] += mem
             host_state["counts"][service["name"]] = host_state["counts"].get(service["name"], 0) + 1
             if host_state["domain"] is not None:
                 key = (service["name"], host_state["domain"])

@@ -95,7 +95,7 @@ ALONE = [
      ["need 17 cpus", "speech-stt-1 8, speech-tts-1 8, speech-lid-1 1", "has 16 cpus usable", "speech_reserved_cpus 0 cpus = 16 cpus"]),
     ("memory", healthy_facts(memory_usable_mb=32768), planned(), {}, "memory",
      ["need 33792 MB of memory = --memory 25600 MB (speech-stt-1 8192, speech-tts-1 16384, speech-lid-1 1024)",
-      "+ speech model memory 8192 MB beside the limits (speech-to-text:5.1.0-amd64-en-us 8192)",
+      "+ speech model memory 8192 MB beside the limits (speech-stt-1 8192)",
       "32768 MB usable (speech_host.memory_usable_mb)", "speech_reserved_memory_mb"]),
     ("memory_big_host_reserved", healthy_facts(memory_usable_mb=1048576), planned(), {"reserved_memory_mb": 1040000}, "memory",
      ["1048576 MB usable", "speech_reserved_memory_mb 1040000 MB = 8576 MB"]),
@@ -466,11 +466,11 @@ def test_format_report_header_and_lines():
 
 # --- sizes as the plan gives them: the pages' allocations, the model memory on the host -------------
 
-def test_replicas_of_one_image_count_its_model_once_and_each_other_image_its_own():
+def test_each_speech_to_text_container_counts_its_model_memory_as_the_plan_does():
     two_en = stt_replicas(2)
     report = check_host(healthy_facts(), two_en + [container("speech-de-1", catalog.SPEECH_TO_TEXT, DE_IMAGE)])
-    assert report["demand"]["memory_mb"] == 3 * 8192 + 2 * 8192
-    assert report["demand"]["model_memory_mb"] == 2 * 8192
+    assert report["demand"]["memory_mb"] == 3 * 8192 + 3 * 8192
+    assert report["demand"]["model_memory_mb"] == 3 * 8192
 
 
 def test_model_memory_inside_the_limits_counts_once_per_container():
