@@ -572,3 +572,19 @@ def test_below_every_documented_minimum_follows_the_size_policy_and_names_the_va
     found = (report["failures"] + report["warnings"])[0]
     assert "cpus 1 < 4 (set by speech_services[0].cpus); memory_mb 1024 < 4096 (set by speech_services[0].memory_mb)" in found["message"]
     assert "every older page's" in found["message"]
+
+
+@pytest.mark.parametrize("kind, cpus, memory_mb, warnings", [
+    (catalog.SPEECH_TO_TEXT, 4, 4096, ["container_size"]),  # the how-to page's example (D1, D2)
+    (catalog.SPEECH_TO_TEXT, 4, 8192, ["container_size"]),  # the current speech-to-text page's (A3)
+    (catalog.CUSTOM_SPEECH_TO_TEXT, 4, 8192, ["container_size"]),  # A4
+    (catalog.NEURAL_TEXT_TO_SPEECH, 6, 12288, ["container_size"]),  # A5
+    (catalog.LANGUAGE_DETECTION, 1, 1024, []),  # A6
+])
+def test_every_pages_docker_run_example_passes_on_a_host_of_its_size(kind, cpus, memory_mb, warnings):
+    service = dict(kind_service(kind), cpus=cpus, memory_mb=memory_mb)
+    plan = plan_of(service)
+    report = check_host(host_of_the_plans_size(plan), plan["hosts"]["h1"]["containers"], {"host": "h1"})
+    assert report["ok"], report["text"]
+    assert checks(report["warnings"]) == warnings
+    assert plan["hosts"]["h1"]["containers"][0]["memory_mb"] == memory_mb  # what Docker gets, as on the page
