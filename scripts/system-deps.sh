@@ -3,7 +3,7 @@
 # Needs root (or sudo). The Docker engine itself is sandbox/engine.sh's job.
 set -euo pipefail
 
-PACKAGES=(debootstrap openssl make git python3-venv espeak-ng sox libssl3 haproxy)
+PACKAGES=(debootstrap openssl make git python3-venv espeak-ng sox libssl3 haproxy iproute2 util-linux)
 
 missing=()
 for package in "${PACKAGES[@]}"; do
