@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -18,6 +19,7 @@ NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 # each playbook run's output, with the time of every task, is kept in tests/output/<LOG_FOLDER>/<n>-<playbook>.log
 LOG_FOLDER = os.environ.get("FLEET_LOG_FOLDER", "rollout")
 RUN_NUMBERS = itertools.count(1)
+LB_PIDS = {}  # load balancer container -> its main process, whose /proc root holds the HAProxy admin socket
 
 
 def env(name, default=None):
@@ -85,12 +87,27 @@ class Fleet:
     def lb_url(self, service, scheme="http"):
         return f"{scheme}://{self.lb_address}:{self.plan()['services'][service]['lb_port']}"
 
+    def _admin(self, commands):
+        """The load balancer's HAProxy runtime API answer to commands. The load balancer is a container on this
+        machine, so its admin socket is reached through /proc/<pid>/root, without a `docker exec` per call (the
+        watchers call this five times a second)."""
+        with socket.socket(socket.AF_UNIX) as admin:
+            admin.settimeout(10)
+            try:
+                admin.connect(f"/proc/{LB_PIDS.get(self.lb)}/root/run/haproxy/admin.sock")
+            except OSError:  # not looked up yet, or the load balancer's container started again
+                LB_PIDS[self.lb] = docker("inspect", "--format", "{{.State.Pid}}", self.lb).strip()
+                admin.connect(f"/proc/{LB_PIDS[self.lb]}/root/run/haproxy/admin.sock")
+            admin.sendall(commands.encode())
+            admin.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := admin.recv(65536):
+                answer += chunk
+        return answer.decode()
+
     def servers(self):
         """{(backend, server): status} from the load balancer's `show stat`."""
-        script = ("import socket,sys\ns=socket.socket(socket.AF_UNIX);s.connect('/run/haproxy/admin.sock');"
-                  "s.sendall(b'show stat\\n');d=b''\nwhile True:\n c=s.recv(65536)\n if not c: break\n d+=c\n"
-                  "sys.stdout.write(d.decode())")
-        text = on_host(self.lb, "python3", "-c", script).lstrip("# ")
+        text = self._admin("show stat\n").lstrip("# ")
         states = {}
         for line in text.splitlines()[1:]:
             cells = line.split(",")
@@ -100,10 +117,7 @@ class Fleet:
 
     def set_servers(self, servers, state):
         """Set (backend, server) pairs to `state` (ready, drain, maint) on the load balancer's runtime API."""
-        commands = "; ".join(f"set server {backend}/{server} state {state}" for backend, server in servers) + "\n"
-        script = ("import socket,sys\ns=socket.socket(socket.AF_UNIX);s.connect('/run/haproxy/admin.sock');"
-                  f"s.sendall({commands.encode()!r});s.shutdown(socket.SHUT_WR)\nwhile s.recv(65536): pass")
-        on_host(self.lb, "python3", "-c", script)
+        self._admin("; ".join(f"set server {backend}/{server} state {state}" for backend, server in servers) + "\n")
 
     def all_up(self):
         return {server: status for server, status in self.servers().items() if status != "UP"} == {}
