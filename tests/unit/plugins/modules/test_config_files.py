@@ -210,8 +210,9 @@ VOCABULARY = "\n".join([Path(config_files.__file__).read_text(), pwd.getpwuid(os
 
 
 def public(secret, *texts):
-    """Whether no piece of the secret occurs in what the module may show anyway (then its showing is no leak)."""
-    return not any(piece in text for piece in grams(secret) for text in (VOCABULARY,) + texts)
+    """Whether no piece of the secret occurs in what the module may show anyway (then its showing is no leak). Case is
+    ignored, as the module masks a secret's value in any case (a secret TRUE masks an ordinary true)."""
+    return not any(piece.lower() in text.lower() for piece in grams(secret) for text in (VOCABULARY,) + texts)
 
 
 def diff_of(result, path, suffix=""):
