@@ -111,7 +111,7 @@ def test_the_licences_came_through_the_proxy_with_its_password(fleet):
     host_address = fleet.address(HOST)
     downloads = [line for line in proxy_log.splitlines() if line.startswith("Request") and f"{billing}/" in line and "license" in line]
     assert len(downloads) >= 2, proxy_log[-2000:]  # one per kind: speech to text, neural text to speech
-    assert f"Connect (file descriptor" in proxy_log and host_address in proxy_log, proxy_log[-2000:]
+    assert "Connect (file descriptor" in proxy_log and host_address in proxy_log, proxy_log[-2000:]
     # the proxy wants the password: without it, 407
     anonymous = urllib.request.build_opener(urllib.request.ProxyHandler({"http": f"http://{fleet.address(LB)}:8888"}))
     with pytest.raises(urllib.error.HTTPError, match="407"):
@@ -162,7 +162,7 @@ def test_the_sdk_refuses_the_load_balancer_without_its_certificate(fleet):
 
 def test_usage_records_of_every_container_reach_the_controller(fleet, tmp_path):
     pem = on_host(LB, "cat", SELFSIGNED)
-    for _ in range(3):
+    for _attempt in range(3):
         audio, outcome = synthesize(fleet, pem)
         assert audio, outcome
         assert recognize(fleet, pem, audio, tmp_path) == PHRASE
