@@ -84,6 +84,10 @@ def resample(pcm16, from_rate, to_rate):
 RENDER_CACHE_BYTES = 64 * 1024 * 1024
 _render_cache = collections.OrderedDict()  # (text, voice, rate) -> PCM, least recently used first
 _render_cache_bytes = 0
+# espeak-ng's first runs in a fresh container render slightly different samples (seen: the first of 20 runs one after
+# the other, and a few of the first ones started side by side); after one run has ended, every run renders the same.
+# The recognizer's phrase table keys exact fingerprints of the samples, so one throwaway run comes first.
+_warm_up = {"lock": None, "done": False}
 
 
 async def render(text, espeak_voice, rate):
@@ -95,13 +99,8 @@ async def render(text, espeak_voice, rate):
     if pcm is not None:
         _render_cache.move_to_end(key)
         return pcm
-    process = await asyncio.create_subprocess_exec(
-        "espeak-ng", "-v", espeak_voice, "-b", "1", "--stdout", "--stdin",
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await process.communicate(text.encode("utf-8"))
-    if process.returncode != 0:
-        raise RuntimeError(f"espeak-ng failed: {err.decode(errors='replace').strip()}")
-    source_rate, pcm = parse_wav(out)
+    await _warmed_up(espeak_voice)
+    source_rate, pcm = parse_wav(await _espeak(text, espeak_voice))
     pcm = resample(pcm, source_rate, rate)
     if key not in _render_cache:
         _render_cache[key] = pcm
@@ -109,3 +108,26 @@ async def render(text, espeak_voice, rate):
         while _render_cache_bytes > RENDER_CACHE_BYTES and len(_render_cache) > 1:
             _render_cache_bytes -= len(_render_cache.popitem(last=False)[1])
     return pcm
+
+
+async def _espeak(text, espeak_voice):
+    """The WAV espeak-ng renders of text."""
+    process = await asyncio.create_subprocess_exec(
+        "espeak-ng", "-v", espeak_voice, "-b", "1", "--stdout", "--stdin",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await process.communicate(text.encode("utf-8"))
+    if process.returncode != 0:
+        raise RuntimeError(f"espeak-ng failed: {err.decode(errors='replace').strip()}")
+    return out
+
+
+async def _warmed_up(espeak_voice):
+    """One throwaway espeak-ng run before the first one that counts (see _warm_up)."""
+    if _warm_up["done"]:
+        return
+    if _warm_up["lock"] is None:
+        _warm_up["lock"] = asyncio.Lock()
+    async with _warm_up["lock"]:
+        if not _warm_up["done"]:
+            await _espeak("ready", espeak_voice)
+            _warm_up["done"] = True
