@@ -57,6 +57,8 @@ BILLING_NAME="${SANDBOX_PREFIX}-billing"
 BILLING_IP="$(subnet_ip 3)"
 EMULATOR_PREFIX="speechops.local"
 VAULT_FILE="$REPO_DIR/inventories/sandbox/group_vars/all/vault.yml"
+# written beside it and renamed into place; ignored by git and the linters, which may be listing files meanwhile
+VAULT_TMP_FILE="$REPO_DIR/inventories/sandbox/group_vars/all/.vault.yml.tmp"
 
 ansible_vault() {
   local binary
@@ -95,8 +97,8 @@ make_vault() {
         vault_variable vault_speech_api_key "$API_KEY_FILE"
         vault_variable vault_speech_api_key_secondary "$API_KEY_SECONDARY_FILE"
         vault_variable vault_sandbox_proxy_creds "$PROXY_CREDS_FILE"
-      } >"$VAULT_FILE.tmp" )
-    mv "$VAULT_FILE.tmp" "$VAULT_FILE"
+      } >"$VAULT_TMP_FILE" )
+    mv "$VAULT_TMP_FILE" "$VAULT_FILE"
   fi
 }
 
