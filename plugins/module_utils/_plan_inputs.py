@@ -44,6 +44,8 @@ SERVICE_KEYS = ("name", "kind", "replicas", "version", "locale", "voice", "previ
                 "cpus", "memory_mb", "model_memory_mb", "settings", "extra_settings", "lb_port", "decoder_max_count",
                 "concurrency")
 SIZING_PROFILE_VARIABLE = "speech_sizing_profile"
+DECIMAL_RE = re.compile(r"^[0-9]{1,4000}$")
+SHOWN_CHARS = 200
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 SERVICE_KEYS_WITH_STRINGS = ("version", "locale", "voice", "model_id", "profile", "digest")
 
@@ -62,11 +64,30 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _decimal(text):
+    """The integer an ASCII decimal string spells (surrounding blanks allowed), or None (also for "²" or "１",
+    which str.isdigit() accepts, and for more digits than Python converts)."""
+    text = text.strip()
+    if DECIMAL_RE.match(text):
+        return int(text)
+    return None
+
+
+def _shown(value):
+    """repr() of a bad value for a message: shortened, and never failing (Python refuses repr() of an int of over
+    4300 digits)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return "an integer of over 4000 digits"
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "..."
+
+
 def _as_int(value, where, minimum=0, hint=""):
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
+    if isinstance(value, str) and _decimal(value) is not None:
+        value = _decimal(value)
     if not _is_int(value) or value < minimum:
-        raise PlanInputError("%s must be an integer >= %d, got %r%s" % (where, minimum, value, hint))
+        raise PlanInputError("%s must be an integer >= %d, got %s%s" % (where, minimum, _shown(value), hint))
     return value
 
 
@@ -76,10 +97,14 @@ def _as_milli(value, where, minimum_exclusive=False):
             value = float(value)
         except ValueError:
             pass
-    if not _is_number(value) or not math.isfinite(value) or value < 0 or (minimum_exclusive and value <= 0):
-        bound = "> 0" if minimum_exclusive else ">= 0"
-        raise PlanInputError("%s must be a number %s (cores), got %r" % (where, bound, value))
-    return int(round(value * MILLI))
+    milli = None
+    if _is_number(value) and value >= 0 and (isinstance(value, int) or math.isfinite(value * MILLI)):
+        milli = int(round(value * MILLI))
+    # the plan counts millicores: a positive size must be one at least (0.0001 would be a container of no cpu)
+    if milli is None or (minimum_exclusive and milli < 1):
+        bound = ">= 0.001" if minimum_exclusive else ">= 0"
+        raise PlanInputError("%s must be a number %s (cores), got %s" % (where, bound, _shown(value)))
+    return milli
 
 
 def _as_optional_str(value, where):
@@ -437,8 +462,8 @@ def _host_current(raw, where):
         if not _is_mapping(entry) or not isinstance(entry.get("name"), str):
             raise PlanInputError("%s current container entries need name, service and host_port, got %r" % (where, entry))
         port = entry.get("host_port")
-        if isinstance(port, str) and port.strip().isdigit():
-            port = int(port)
+        if isinstance(port, str):
+            port = _decimal(port)
         service = entry.get("service")
         entries.append({"name": str(entry["name"]), "service": str(service) if isinstance(service, str) else None,
                         "host_port": port if _is_int(port) else None})

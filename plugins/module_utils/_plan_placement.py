@@ -15,12 +15,15 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import heapq
+import re
 
 from ansible_collections.speechops.speech.plugins.module_utils._plan_inputs import MILLI, SPREAD
 
 UTILISATION_SCALE = 1000000
 REBALANCE_CANDIDATES_PER_MOVE = 64
 CONTAINER_PREFIX = "speech-"
+# A replica number as container names carry it: ASCII digits without a leading zero, short enough for int().
+REPLICA_SUFFIX_RE = re.compile(r"^[1-9][0-9]{0,17}$")
 
 REASON_NO_AVX2 = "no AVX2"
 REASON_MEMORY = "memory"
@@ -56,10 +59,10 @@ def container_name(service_name, replica):
 def _replica_index(entry, service):
     prefix = "%s%s-" % (CONTAINER_PREFIX, service.name)
     suffix = entry["name"][len(prefix):] if entry["name"].startswith(prefix) else ""
-    if not suffix.isdigit() or suffix.startswith("0"):
+    if not REPLICA_SUFFIX_RE.match(suffix):
         return None
     index = int(suffix)
-    return index if 1 <= index <= service.replicas else None
+    return index if index <= service.replicas else None
 
 
 class _FreshHostSearch:
@@ -256,13 +259,18 @@ class _Planner:
         return True
 
     def _free_replica_index(self, service):
-        """A pin without a container takes an idle replica number, else one that then moves to the pin."""
+        """A pin without a container takes an idle replica number, else one that then moves to the pin.
+
+        Stops at the first such number: the pins claimed so far and the containers running bound the walk, not
+        the service's replicas."""
         claimed = set(index for name, index in self.replicas if name == service.name)
-        unclaimed = [index for index in range(1, service.replicas + 1) if index not in claimed]
         running = set(_replica_index(entry, service) for host in self.hosts for entry in host.current
                       if entry["service"] == service.name)
-        idle = [index for index in unclaimed if index not in running]
-        return (idle or unclaimed)[0]
+        unclaimed = (index for index in range(1, service.replicas + 1) if index not in claimed)
+        first_unclaimed = next(unclaimed)
+        if first_unclaimed not in running:
+            return first_unclaimed
+        return next((index for index in unclaimed if index not in running), first_unclaimed)
 
     def _settle_pinned(self, host, replica, wanted_port, pinned_port):
         """A pin is the operator's explicit placement (like a Kubernetes nodeName): it bypasses the AVX2 and

@@ -11,6 +11,9 @@ build_plan().
 Algorithm (as fleet schedulers place replicas: a service's replicas spread over hosts and fault domains
 first, then the spread or binpack strategy chooses among the equals; each choice of our own is
 explained where it is made):
+0. the replicas asked for are checked against the room of all hosts together, in O(services + hosts)
+   whatever the replicas (_plan_capacity.py): a request the fleet cannot hold fails at once, each short
+   service with how many of its size fit;
 1. pinned replicas take their hosts first, even a host too small or without AVX2: a pin is the
    operator's explicit choice, the plan marks such a host overcommitted and preflight rejects it;
 2. current placements (read back from container labels) are kept while they still fit, so adding a
@@ -42,8 +45,8 @@ lazily; under binpack they are pushed at once. 10,000 replicas over 2,000 hosts 
 the minimal disruption HRW is used for.
 
 Layout: this module is the entry point (build_plan, the plan's output, the errors) and re-exports the
-public names of its private glue: _plan_inputs.py (validation of the inputs, host_inputs), _plan_placement.py
-(the _Planner) and _plan_views.py (plan_table, endpoints, endpoints_markdown, lb_servers, without).
+public names of its private glue: _plan_inputs.py (validation of the inputs, host_inputs), _plan_capacity.py
+(the fleet's room against the request), _plan_placement.py (the _Planner) and _plan_views.py (plan_table, endpoints, endpoints_markdown, lb_servers, without).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -55,6 +58,7 @@ import gc
 import hashlib
 
 from ansible_collections.speechops.speech.plugins.module_utils import catalog, sizing
+from ansible_collections.speechops.speech.plugins.module_utils._plan_capacity import count_text, shortfall
 from ansible_collections.speechops.speech.plugins.module_utils._plan_inputs import (
     BINPACK,
     DEFAULT_LB_PORT_BASE,
@@ -311,16 +315,38 @@ def _capacity_report(planner):
     return report
 
 
+def _replica_needs(entry):
+    model = entry.get("model_memory_mb")
+    return "%s cpus and %s MB%s" % ("%g" % entry["cpus"], count_text(entry["memory_mb"]),
+                                    " (+ %s MB speech model memory on its host)" % count_text(model) if model else "")
+
+
+def _capacity_line(entry):
+    if "fits" in entry:  # from the fleet's room (_plan_capacity.shortfall), before any placement
+        return "  - %s (%s.replicas): %s requested, at most %s fit, each needs %s: %s" % (
+            entry["service"], entry["variable"], count_text(entry["requested"]), count_text(entry["fits"]),
+            _replica_needs(entry), " | ".join(entry["reasons"]))
+    return "  - %s (%s.replicas): %d of %d replicas could not be placed, each needs %s: %s" % (
+        entry["service"], entry["variable"], entry["unplaced"], entry["requested"], _replica_needs(entry),
+        " | ".join(entry["reasons"]))
+
+
+def _capacity_fix(report):
+    """The fix: each short service's replicas lowered to what fits (any one of them when only all together are too
+    many), or more room."""
+    room = "add or enlarge AVX2 hosts, lower speech_reserved_* or the sizing profile, or widen speech_port_base..speech_port_max"
+    lowered = ["%s.replicas to at most %s" % (entry["variable"], count_text(entry["fits"])) if "fits" in entry else
+               "%s.replicas (%d of %d placed)" % (entry["variable"], entry["requested"] - entry["unplaced"], entry["requested"])
+               for entry in report]
+    if any("alongside" in entry for entry in report) and len(lowered) > 1:
+        return "Fix: lower %s (or several of them by less), or %s." % (" or ".join(lowered), room)
+    return "Fix: lower %s, or %s." % (" and ".join(lowered), room)
+
+
 def format_capacity_report(report):
     lines = ["speech_services does not fit the fleet; nothing was changed on any host:"]
-    for entry in report:
-        model = entry.get("model_memory_mb")
-        lines.append("  - %s (%s): %d of %d replicas could not be placed, each needs %s cpus and %d MB%s: %s" % (
-            entry["service"], entry["variable"], entry["unplaced"], entry["requested"], "%g" % entry["cpus"],
-            entry["memory_mb"], " (+ %d MB speech model memory on its host)" % model if model else "",
-            " | ".join(entry["reasons"])))
-    lines.append("Fix: lower replicas, add or enlarge AVX2 hosts, lower speech_reserved_* or the sizing profile, "
-                 "or widen speech_port_base..speech_port_max.")
+    lines.extend(_capacity_line(entry) for entry in report)
+    lines.append(_capacity_fix(report))
     return "\n".join(lines)
 
 
@@ -357,6 +383,9 @@ def _build_plan(services, hosts, port_base, port_max, strategy, rebalance, max_m
     assign_lb_ports(parsed_services, lb_port_base)  # input errors before any placement work
     parsed_hosts = parse_hosts(hosts, parsed_services, (port_base, port_max))
     _check_pin_totals(parsed_hosts, parsed_services)
+    short = shortfall(parsed_services, parsed_hosts, (port_base, port_max))  # O(services + hosts), before any placement
+    if short:
+        raise PlanCapacityError(short)
     planner = _Planner(parsed_services, parsed_hosts, (port_base, port_max), strategy)
     current_by_name = _index_current(parsed_hosts)
     planner.place_pins(current_by_name)

@@ -63,8 +63,9 @@ def test_infeasible_plan_raises_a_filter_error_with_the_report():
     with pytest.raises(AnsibleFilterError) as caught:
         filters()["plan"](SERVICES, hosts)
     message = str(caught.value)
-    assert "lid (speech_services[0]): 2 of 2 replicas could not be placed" in message
-    assert "too little memory on every host" in message
+    assert "lid (speech_services[0].replicas): 2 requested, at most 0 fit" in message
+    assert "too little free memory: the fleet's 1 AVX2 host has 1 cores, 512 MB" in message
+    assert "Fix: lower speech_services[0].replicas to at most 0" in message
 
 
 def test_bad_input_raises_a_filter_error_naming_the_variable():
