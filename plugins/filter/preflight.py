@@ -2,7 +2,9 @@
 # Copyright: (c) 2026, speechops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filter speech_preflight: a host's preflight report. Docs: speech_preflight.yml; logic: module_utils/preflight.py."""
+"""Filters speech_preflight (a host's preflight report), speech_fleet_check (the fleet inputs) and speech_contract (every
+variable against its contract). Docs: speech_preflight.yml, speech_fleet_check.yml, speech_contract.yml; logic:
+module_utils/preflight.py and module_utils/contract.py."""
 
 from __future__ import annotations
 
@@ -11,9 +13,13 @@ from collections.abc import Mapping, Sequence
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.speechops.speech.plugins.module_utils import preflight
+from ansible_collections.speechops.speech.plugins.module_utils import contract, preflight
 
 FILTER_NAME = "speech_preflight"
+CONTRACT_FILTER = "speech_contract"
+VAULT_TYPES = ("EncryptedString", "AnsibleVaultEncryptedUnicode")
+MAX_PLAIN_DEPTH = 50
+MAX_ERROR_LENGTH = 200
 
 
 def _error(argument, problem):
@@ -44,7 +50,7 @@ def _plain_secret(api_key):
     """Vault values (EncryptedString in ansible-core 2.19, AnsibleVaultEncryptedUnicode before) decrypt on str()."""
     if api_key is None or isinstance(api_key, str):
         return api_key
-    if type(api_key).__name__ in ("EncryptedString", "AnsibleVaultEncryptedUnicode"):
+    if type(api_key).__name__ in VAULT_TYPES:
         return str(api_key)
     return api_key  # reported as a failure (not a string) by the api_key check; never echoed
 
@@ -82,6 +88,56 @@ def speech_fleet_check(eula, billing_endpoint=None, api_key=None, allow_http_bil
     return preflight.check_fleet(eula, billing_endpoint, plain["api_key"], plain["allow_http_billing"])
 
 
+def _plain_value(value, depth=0):
+    """A variable's value as plain Python (vault strings decrypted, Ansible's tagged and lazy containers as dict and
+    list), so that the contract sees what the roles will use; deeper than MAX_PLAIN_DEPTH stays as it is."""
+    if type(value).__name__ in VAULT_TYPES:
+        return str(value)
+    if isinstance(value, bool) or value is None or depth > MAX_PLAIN_DEPTH:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, Mapping):
+        return dict((_plain_value(key, depth + 1), _plain_value(item, depth + 1)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_plain_value(item, depth + 1) for item in value]
+    return value
+
+
+def _read_variables(variables):
+    """({name: plain value}, {name: why it could not be read}) of the contract's variables among a host's."""
+    values, unreadable = {}, {}
+    for name in contract.RULES:
+        if name not in variables:
+            continue
+        try:
+            values[name] = _plain_value(variables[name])
+        except Exception as exc:  # pylint: disable=broad-except -- a template of the inventory that fails to render
+            unreadable[name] = " ".join(str(exc).split())[:MAX_ERROR_LENGTH] or type(exc).__name__
+    return values, unreadable
+
+
+def speech_contract(hostvars, hosts=None):
+    """hostvars | speechops.speech.speech_contract(hosts) -> every violation of the variables those hosts see, once.
+
+    Without hosts, the input is one set of variables ({name: value}). Returns {ok, failures, text}."""
+    if hosts is None:
+        by_host = {"": hostvars}
+    elif isinstance(hosts, (str, bytes)) or not isinstance(hosts, Sequence):
+        raise AnsibleFilterError("{0}: hosts must be a list of inventory host names, got {1}".format(CONTRACT_FILTER, type(hosts).__name__))
+    else:
+        by_host = dict((str(host), hostvars[host]) for host in hosts)
+    if not all(isinstance(variables, Mapping) for variables in by_host.values()):
+        raise AnsibleFilterError("{0}: expected hostvars (or one mapping of variables), got {1}".format(CONTRACT_FILTER, type(hostvars).__name__))
+    read = dict((host, _read_variables(variables)) for host, variables in by_host.items())
+    return contract.check_hosts(dict((host, values) for host, (values, _unreadable) in read.items()),
+                                dict((host, unreadable) for host, (_values, unreadable) in read.items() if unreadable))
+
+
 class FilterModule:
     def filters(self):
-        return {FILTER_NAME: speech_preflight, "speech_fleet_check": speech_fleet_check}
+        return {FILTER_NAME: speech_preflight, "speech_fleet_check": speech_fleet_check, CONTRACT_FILTER: speech_contract}
