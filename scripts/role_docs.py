@@ -2,7 +2,8 @@
 # Copyright: (c) 2026, speechops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Generate docs/variables.md, the per-role variable reference, from roles/*/meta/argument_specs.yml.
+"""Generate docs/variables.md, the per-role variable reference, from roles/*/meta/argument_specs.yml, and its last
+section, the variables' contract, from RULES in plugins/module_utils/contract.py (the table the checks use).
 
 One section per role (sorted), one table per entry point (`main` first, then the rest sorted), one row per
 option sorted by name, suboptions as `parent.child` rows. Ansible doc markup (C(), O(), V(), M(), I(), B(), U(), L(), ...)
@@ -25,6 +26,10 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT / "collections") not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT / "collections"))  # the checkout as ansible_collections.speechops.speech
+
+from ansible_collections.speechops.speech.plugins.module_utils import contract  # noqa: E402
 DEFAULT_ROLES_DIR = REPO_ROOT / "roles"
 DEFAULT_OUTPUT = REPO_ROOT / "docs" / "variables.md"
 SPEC_FILES = ("argument_specs.yml", "argument_specs.yaml")
@@ -40,7 +45,28 @@ Change the argument specs instead and run `make docs` to regenerate it (`make un
 Each entry point's table lists its options sorted by name; suboptions (of a dict, or of the elements of a list)
 are rows named `parent.child`. A default of `-` means the spec declares none (the description then says where the
 value comes from).
+
+Every variable has a contract: its type, its range or form, its default and where its value ends up, in one table,
+`RULES` in `plugins/module_utils/contract.py`, shown in [The contract of every variable](#the-contract-of-every-variable)
+below. The preflight role checks every variable the speech hosts and load balancers see against it once, on the
+controller, before any host is read or changed (the first task of its `facts` entry point, which every playbook runs
+first), and lists every violation with the variable to fix.
 """
+
+CONTRACT_HEADER = """
+## The contract of every variable
+
+Generated from `RULES` in `plugins/module_utils/contract.py`, the table the checks use (filter
+`speechops.speech.speech_contract`, run by the preflight role's `facts` and `contract` entry points). Also the
+variables no role's argument specs list: the plan's inputs (`speech_services` and the placement variables), the
+per-host ones, the rollout's and the removal's. A variable the hosts do not have keeps its default, which meets its
+rule. Integers and booleans may be strings as `-e name=value` gives them; a boolean is never a number, NaN and
+infinities are not numbers; text that ends up in a file, a header or a command has no control character and no
+leading or trailing whitespace. A secret is never shown in a message, not even in part.
+"""
+
+CONTRACT_HEAD = ("| variable | type | rule | default | used in |\n"
+                 "| --- | --- | --- | --- | --- |\n")
 
 TABLE_HEAD = ("| variable | type | required | default | choices | description |\n"
               "| --- | --- | --- | --- | --- | --- |\n")
@@ -219,6 +245,17 @@ def load_specs(roles_dir: Path) -> dict[str, dict]:
 SAME_OPTIONS = "The same options as entry point"
 
 
+def contract_rows():
+    """One row per variable of the contract, sorted by name."""
+    return ["| %s |" % " | ".join((code(name), escape_text(kind), escape_text(rule),
+                                   "-" if default is None else render_value(default), escape_text(used)))
+            for name, kind, rule, default, used in contract.table()]
+
+
+def render_contract():
+    return CONTRACT_HEADER + "\n" + CONTRACT_HEAD + "\n".join(contract_rows()) + "\n"
+
+
 def render(roles_dir: Path = DEFAULT_ROLES_DIR) -> str:
     """The whole Markdown file."""
     parts = [HEADER]
@@ -242,6 +279,7 @@ def render(roles_dir: Path = DEFAULT_ROLES_DIR) -> str:
                 parts.append("\n" + TABLE_HEAD + "\n".join(rows) + "\n")
             else:
                 parts.append("\nThis entry point takes no options.\n")
+    parts.append(render_contract())
     return "".join(parts)
 
 

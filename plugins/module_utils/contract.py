@@ -333,13 +333,13 @@ def _url_ok(value, schemes, allow_path, allow_userinfo):
 
 
 def absolute_path(allow_empty=False, mounted=False, example="/var/lib/speechops", fix=None):
-    text = "an absolute path" + (" without ':' or ',' (Docker mounts it)" if mounted else "")
+    text = "an absolute path without '..'" + (", ':' or ',' (Docker mounts it)" if mounted else "")
 
     def check(value):
         if not value.startswith("/") or ".." in value.split("/"):
             return False
         return not (mounted and (":" in value or "," in value))
-    return line(text + " and no '..'", example, check=check, allow_empty=allow_empty, fix=fix)
+    return line(text, example, check=check, allow_empty=allow_empty, fix=fix)
 
 
 def controller_path(allow_empty=False, example="/srv/speechops/artifacts"):

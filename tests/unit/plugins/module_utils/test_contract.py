@@ -154,6 +154,7 @@ def test_the_inventories_and_scenarios_we_ship_keep_their_contract(name, value):
     ({"speech_no_proxy": ["a.example", " b.example"]}, "speech_no_proxy[1] must be"),
     ({"speech_config_dir": "/etc/speechops\n"}, "(a control character)"),
     ({"speech_data_dir": "/srv/a:b"}, "Docker mounts it"),
+    ({"speech_config_dir": "/etc/../tmp"}, "speech_config_dir must be an absolute path without '..'"),
     ({"speech_services": [{"name": "lid", "kind": "language-detection", "replicas": 1, "version": "1.0.0 "}]},
      "speech_services[0].version must be a non-empty string without whitespace"),
     ({"speech_eula": 1}, "speech_eula is 1: the containers start only with Eula=accept"),
@@ -293,3 +294,53 @@ def test_the_example_inventory_keeps_its_contract_with_its_vault_open():
     report = speech_contract(hostvars, sorted(hostvars))
     assert report["ok"], report["text"]
     assert len(hostvars) == 4 and "speech_api_key" in hostvars["lb-01.example.internal"]
+
+
+# --- every documented variable has a rule, and the rules agree with the argument specs -------------------------------
+
+DOCUMENTS = ("README.md", "docs/variables.md", "docs/operations.md")
+VARIABLE_RE = re.compile(r"\b(?:speech|docker|loadbalancer|preflight|gstreamer)_[a-z0-9_]*[a-z0-9]\b")
+# Names in those documents that are no variable: groups, roles, a module, a filter, a tag, a value, a fact the run sets.
+NOT_VARIABLES = {"speech_hosts", "speech_lb", "speech_containers", "speech_jobs", "docker_container", "speech_contract",
+                 "docker_configure", "docker_repo", "speech_health"}
+
+
+def spec_options():
+    """(role, entry point, option, its spec) of every top-level option of every role's argument specs."""
+    for path in sorted((REPO / "roles").glob("*/meta/argument_specs.yml")):
+        for entry, spec in yaml.safe_load(path.read_text(encoding="utf-8"))["argument_specs"].items():
+            for name, option in (spec.get("options") or {}).items():
+                yield path.parts[-3], entry, name, option or {}
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_every_variable_a_document_names_has_a_rule(document):
+    named = set(VARIABLE_RE.findall((REPO / document).read_text(encoding="utf-8"))) - NOT_VARIABLES
+    assert sorted(named - set(contract.RULES)) == [], "documented in %s without a rule in contract.RULES" % document
+
+
+@pytest.mark.parametrize("role, entry, name, option", [pytest.param(*row, id="%s.%s.%s" % row[:3]) for row in spec_options()])
+def test_every_option_has_a_rule_of_its_type_and_default(role, entry, name, option):
+    assert name in contract.RULES, "%s entry point %s: option %s has no rule in contract.RULES" % (role, entry, name)
+    rule = contract.RULES[name]
+    assert rule.type == option.get("type", "str"), "%s: the rule's type is not the argument spec's" % name
+    assert rule.default == option.get("default"), "%s: the rule's default is not the argument spec's" % name
+    choices = option.get("choices")
+    if choices:
+        as_value = (lambda choice: [choice]) if option.get("type") == "list" else (lambda choice: choice)
+        assert all(contract.check({name: as_value(choice)}) == [] for choice in choices), name
+        assert contract.check({name: as_value("not-" + choices[0])}), "%s accepts a value outside its choices" % name
+
+
+def test_the_check_fails_for_a_variable_without_a_rule(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("Set `speech_new_knob` to tune it.", encoding="utf-8")
+    assert set(VARIABLE_RE.findall(readme.read_text(encoding="utf-8"))) - set(contract.RULES) == {"speech_new_knob"}
+
+
+def test_the_docs_show_the_rules_the_checks_use():
+    text = (REPO / "docs" / "variables.md").read_text(encoding="utf-8")
+    table = text.split("\n## The contract of every variable\n", 1)[1]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    assert [line.split("`", 2)[1] for line in rows] == sorted(contract.RULES)
+    assert "| `speech_drain_timeout` | int | an integer >= 0 and \\<= 604800 (seconds) | `600` |" in table
