@@ -4,15 +4,19 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Filter speech_health: the probe's verdicts on a host's containers, as the run's health summary records them
 (view records) or as the decisions on the containers that stopped serving (view decisions). Docs: speech_health.yml;
-logic: module_utils/_health.py."""
+logic: module_utils/_health.py.
+
+Filter speech_scrub: a container's log lines (or any text or data) with every secret masked, before a message quotes
+them. Docs: speech_scrub.yml; logic: module_utils/_scrub.py, which the modules use on their results too."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.speechops.speech.plugins.module_utils import _health
+from ansible_collections.speechops.speech.plugins.module_utils import _health, _scrub
 
 FILTER_NAME = "speech_health"
+SCRUB_FILTER_NAME = "speech_scrub"
 
 # view name -> (function, the options it takes, the options it needs)
 VIEWS = {
@@ -38,6 +42,17 @@ def speech_health(verdicts, host, view, **options):
         raise AnsibleFilterError("{0}: view {1}: {2}".format(FILTER_NAME, view, exc)) from None
 
 
+def speech_scrub(value, secrets=None, key_like=True):
+    """lines | speechops.speech.speech_scrub(secrets) -> the lines with every secret value, URL password, ApiKey=...,
+    Authorization: ... and (key_like) key-like run masked as <masked>."""
+    if secrets is None:
+        secrets = []
+    if isinstance(secrets, str) or not isinstance(secrets, (list, tuple)):
+        raise AnsibleFilterError("{0}: secrets must be a list of the secret values to mask, got {1}".format(
+            SCRUB_FILTER_NAME, type(secrets).__name__))
+    return _scrub.scrub(value, [str(secret) for secret in secrets if secret is not None], key_like=bool(key_like))
+
+
 class FilterModule:
     def filters(self):
-        return {FILTER_NAME: speech_health}
+        return {FILTER_NAME: speech_health, SCRUB_FILTER_NAME: speech_scrub}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.speechops.speech.plugins.filter.health import FilterModule, speech_health
+from ansible_collections.speechops.speech.plugins.filter.health import FilterModule, speech_health, speech_scrub
 
 FILTER_DIR = Path(__file__).resolve().parents[4] / "plugins" / "filter"
 SMOKE_NONE = {"test": "none", "ok": None}
@@ -25,7 +25,7 @@ def heal_decisions(verdicts, host, billing=None, not_running=()):
 
 
 def test_the_filter_is_documented():
-    assert FilterModule().filters() == {"speech_health": speech_health}
+    assert FilterModule().filters() == {"speech_health": speech_health, "speech_scrub": speech_scrub}
     assert all((FILTER_DIR / f"{name}.yml").is_file() for name in FilterModule().filters())
 
 
@@ -133,3 +133,33 @@ def test_containers_not_running_are_restarted_after_the_probed_ones():
 def test_heal_decisions_reject_bad_input(verdicts, billing, message):
     with pytest.raises(AnsibleFilterError, match=message):
         heal_decisions(verdicts, "h", billing)
+
+
+# ------------------------------------------------------------------------------------------ speech_scrub
+
+LOG_LINES = [
+    "info: Submitting metering to 'http://billing:Bill1ng-Pw@172.31.214.3:5001/'.",
+    "warn: The proxy refused the billing call (407): check HTTP_PROXY_CREDS=proxyuser:Pr0xy-Pw.",
+    "fail: Model load failed: /usr/local/models/properties.json is corrupt. Retrying.",
+    "debug: key 0f3c9a7b2d4e6f8091a2b3c4d5e6f708 in use, registry password Reg1stry-Pw",
+]
+
+
+def test_scrub_masks_the_secrets_of_log_lines_and_keeps_the_rest():
+    assert speech_scrub(LOG_LINES, ["Reg1stry-Pw", None, ""]) == [
+        "info: Submitting metering to 'http://billing:<masked>@172.31.214.3:5001/'.",
+        "warn: The proxy refused the billing call (407): check HTTP_PROXY_CREDS=<masked>",
+        "fail: Model load failed: /usr/local/models/properties.json is corrupt. Retrying.",
+        "debug: key <masked> in use, registry password <masked>",
+    ]
+
+
+def test_scrub_without_secrets_masks_the_forms_and_key_like_only_when_asked():
+    assert speech_scrub("https://u:pw@h/") == "https://u:<masked>@h/"
+    assert speech_scrub(LOG_LINES[3], key_like=False) == "debug: key 0f3c9a7b2d4e6f8091a2b3c4d5e6f708 in use, registry password Reg1stry-Pw"
+
+
+@pytest.mark.parametrize("secrets", ["Reg1stry-Pw", {"key": "x"}, 5])
+def test_scrub_wants_a_list_of_secrets(secrets):
+    with pytest.raises(AnsibleFilterError, match="speech_scrub: secrets must be a list of the secret values to mask"):
+        speech_scrub("text", secrets)
