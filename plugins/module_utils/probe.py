@@ -30,7 +30,6 @@ import email.utils
 import hashlib
 import json
 import os
-import re
 import socket
 import ssl
 import struct
@@ -44,6 +43,7 @@ from urllib.request import ProxyHandler, Request, build_opener
 from xml.sax.saxutils import escape, quoteattr
 
 from ansible_collections.speechops.speech.plugins.module_utils import catalog
+from ansible_collections.speechops.speech.plugins.module_utils._scrub import scrub
 
 READY_PATH = "/ready"
 STATUS_PATH = "/status"
@@ -86,13 +86,12 @@ AUDIO_LIMIT = 16 * 1024 * 1024
 HANDSHAKE_LIMIT = 64 * 1024
 EXCERPT_CHARS = 300
 
-# Anything that looks like a key (32+ letters/digits in a row: Azure keys are 32 hex or 84 alphanumerics)
-# is blanked out of every text this module returns, whatever a container or proxy put in its answer.
-_KEY_LIKE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9]{32,}(?![A-Za-z0-9])")
-
 
 def redact(text):
-    return _KEY_LIKE.sub("<redacted>", text or "")
+    """Every text this module returns, whatever a container or proxy put in its answer, goes through the collection's
+    scrubber: a URL's password, ApiKey=..., Authorization: ... and anything that looks like a key (32+ letters and
+    digits in a row: Azure keys are 32 hex or 84 alphanumerics) become <masked>."""
+    return scrub(text or "", key_like=True)
 
 
 def excerpt(body, limit=EXCERPT_CHARS):
@@ -449,15 +448,25 @@ class Prober(object):
 
 def reaches_billing(endpoint, opener=None, timeout=REQUEST_TIMEOUT):
     """Whether the billing endpoint answers a GET from this host: any HTTP answer but 429 or 5xx counts (an
-    Azure endpoint answers 404 or 401 to a bare GET). Returns {endpoint, reachable, answer}."""
+    Azure endpoint answers 404 or 401 to a bare GET), so it is asked without any user:password it carries.
+    Returns {endpoint, reachable, answer}."""
     shown = safe_endpoint(endpoint)
     try:
-        prober = Prober(endpoint, opener=opener, request_timeout=timeout)
+        prober = Prober(_without_credentials(endpoint), opener=opener, request_timeout=timeout)
     except ValueError as error:
         return {"endpoint": shown, "reachable": False, "answer": "not asked: {0}".format(excerpt(str(error), 120))}
     reply = prober.fetch("GET", "/")
     reachable = reply["status"] is not None and reply["status"] < 500 and reply["status"] != 429
     return {"endpoint": shown, "reachable": reachable, "answer": describe_answer(reply)}
+
+
+def _without_credentials(url):
+    """url without the user:password of its authority (a bad URL as it is: Prober says what is wrong with it)."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def parse_status_body(result):

@@ -77,6 +77,9 @@ options:
 notes:
   - Needs no extra package on the load balancer; it speaks to the socket with the Python standard library.
   - The O(servers[].ready_url) requests never use a proxy.
+  - No secret goes into the result, whatever HAProxy or a container's C(/ready) answered. A URL's password, the values
+    of C(ApiKey), C(Authorization) and the like are masked as C(<masked>), by the scrubber of the filter
+    P(speechops.speech.speech_scrub#filter).
 seealso:
   - module: community.general.haproxy
     description: One server per call, and a drain that fails at its timeout instead of shutting the rest down.
@@ -145,6 +148,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.six.moves.urllib import request as urllib_request
 from ansible_collections.speechops.speech.plugins.module_utils import haproxy
+from ansible_collections.speechops.speech.plugins.module_utils._scrub import scrub
 
 
 def argument_spec():
@@ -324,11 +328,12 @@ def run(module):
 
     result = dict(changed=changed, servers=[server_set.result(server) for server in server_set.present],
                   missing=server_set.missing, waited_seconds=round(server_set.waited, 1))
+    # what HAProxy and the containers' /ready said goes into the result: scrubbed, so that no secret does
     if not_up and state == haproxy.READY:
-        module.fail_json(msg="HAProxy does not see %s UP: %s" % (
+        module.fail_json(**scrub(dict(result, msg="HAProxy does not see %s UP: %s" % (
             ", ".join(haproxy.server_ref(server) for server in not_up),
-            "; ".join("%s: %s" % (haproxy.server_ref(server), server_set.result(server)["reason"]) for server in not_up)), **result)
-    module.exit_json(**result)
+            "; ".join("%s: %s" % (haproxy.server_ref(server), server_set.result(server)["reason"]) for server in not_up)))))
+    module.exit_json(**scrub(result))
 
 
 def main():
@@ -336,7 +341,7 @@ def main():
     try:
         run(module)
     except haproxy.RuntimeApiError as error:
-        module.fail_json(msg=str(error))
+        module.fail_json(msg=scrub(str(error)))
 
 
 if __name__ == "__main__":

@@ -60,6 +60,9 @@ notes:
     use C(become) when it is restricted to root.
   - The clock comes from C(cpufreq) when the kernel exposes it, else from C(cpu MHz) in C(/proc/cpuinfo),
     else from a C(@ 2.60GHz) in the CPU model name. Virtual machines often expose none of them reliably.
+  - No secret goes into the facts. A URL's password, the values of C(ApiKey), C(Authorization) and the like are masked
+    as C(<masked>) wherever Docker or the host report them, by the scrubber of the filter
+    P(speechops.speech.speech_scrub#filter).
 seealso:
   - name: Azure AI Speech containers
     description: Host requirements of the Speech containers.
@@ -356,6 +359,7 @@ import socket
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.speechops.speech.plugins.module_utils._scrub import scrub
 from ansible_collections.speechops.speech.plugins.module_utils.host_facts import (
     DPKG_STATUS,
     ROLE_PACKAGES,
@@ -494,7 +498,8 @@ def main():
     )
     facts.update(container_facts(inspect_all_containers(module, docker), listening_ports()))
     facts["summary"] = summary(facts)
-    module.exit_json(changed=False, ansible_facts=dict(speech_host=facts))
+    # what Docker and the host report (a proxy URL, a container's label) could hold a URL's password or a key
+    module.exit_json(changed=False, ansible_facts=dict(speech_host=scrub(facts)))
 
 
 if __name__ == "__main__":

@@ -117,8 +117,10 @@ options:
     type: path
   billing_endpoint:
     description:
-      - Billing endpoint the container was started with. Only used to name it in RV(status_words); a user, password
-        or query in it is left out.
+      - Billing endpoint the container was started with. Only used to name it in RV(status_words) and, with
+        O(billing_check=true), to ask it once; a user, password or query in it is left out.
+      - Pass it with its password masked, as the roles do with C(speech_billing_endpoint | speechops.speech.speech_scrub),
+        since a module's arguments show at C(-vvv).
     type: str
   expect_status:
     description:
@@ -159,6 +161,9 @@ notes:
     (the container API has no authentication).
   - On failure the result carries the same keys as on success, and C(msg) says in words which URL was probed,
     what was expected, the last answer of C(/ready) and what C(/status) said.
+  - No secret goes into the result, whatever a container or an endpoint answered. A URL's password, the values of
+    C(ApiKey), C(Authorization) and the like, and anything that looks like a key (32 or more letters and digits) are
+    masked as C(<masked>), by the scrubber of the filter P(speechops.speech.speech_scrub#filter).
   - A container that cannot reach its billing endpoint stays ready but serves no queries, and stops serving after
     10 failed billing retries (10 to 15 minutes apart) until it is restarted.
 seealso:
@@ -418,6 +423,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.speechops.speech.plugins.module_utils import catalog
+from ansible_collections.speechops.speech.plugins.module_utils._scrub import scrub
 from ansible_collections.speechops.speech.plugins.module_utils.probe import (
     API_STATUSES,
     RETRY_STATUSES,
@@ -530,9 +536,17 @@ def probe_targets(module, targets):
         billing = reaches_billing(params["billing_endpoint"])
     failures = ["{0}: {1}".format(entry["name"], entry["msg"]) for entry in results if entry["failed"]]
     if failures:
-        module.fail_json(msg="{0} of {1} containers failed: {2}".format(len(failures), len(results), "; ".join(failures)),
-                         changed=False, results=results, billing=billing)
-    module.exit_json(changed=False, results=results, billing=billing)
+        finish(module, "{0} of {1} containers failed: {2}".format(len(failures), len(results), "; ".join(failures)),
+               results=results, billing=billing)
+    finish(module, None, results=results, billing=billing)
+
+
+def finish(module, failure, **result):
+    """Fails with failure, or exits, with the result scrubbed: what a container or an endpoint answered can hold a key
+    or a URL's password, and no secret goes into a result."""
+    if failure:
+        module.fail_json(**scrub(dict(result, msg=failure, changed=False), key_like=True))
+    module.exit_json(**scrub(dict(result, changed=False), key_like=True))
 
 
 def main():
@@ -548,11 +562,9 @@ def main():
     try:
         prober = Prober(params["url"])
     except ValueError as error:
-        module.fail_json(msg=str(error))
+        finish(module, str(error))
     result, failure = probe(prober, params["kind"], params, save_audio=None if module.check_mode else params["save_audio"])
-    if failure:
-        module.fail_json(msg=failure, changed=False, **result)
-    module.exit_json(changed=False, **result)
+    finish(module, failure, **result)
 
 
 if __name__ == "__main__":

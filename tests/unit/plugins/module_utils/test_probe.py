@@ -175,7 +175,7 @@ def test_describe_status_unknown_value_and_missing_value():
 def test_describe_status_never_shows_credentials_or_keys():
     words = probe.describe_status("Invalid", "key " + FAKE_KEY + " rejected", "https://user:secret@contoso.example/path?subscription-key=x#f")
     assert FAKE_KEY not in words and "secret" not in words and "subscription-key" not in words
-    assert "<redacted>" in words
+    assert "<masked>" in words
     assert "https://contoso.example/path" in words
 
 
@@ -356,7 +356,7 @@ def test_status_that_is_not_json(server):
 def test_status_message_is_redacted(server):
     server.script.on("/status", status_answer("Invalid", "key " + FAKE_KEY + " is wrong"))
     status = prober(server.url).check_status(status_timeout=0, interval=1.0)
-    assert status["api_status_message"] == "key <redacted> is wrong"
+    assert status["api_status_message"] == "key <masked> is wrong"
     assert FAKE_KEY not in probe.status_words(status, ENDPOINT)
 
 

@@ -250,6 +250,14 @@ def test_reconcile_leaves_no_server_drained(lb, capfd):
     assert again["changed"] is False
 
 
+def test_no_url_password_goes_into_the_result(lb, capfd):
+    wanted = [dict(server, ready_url=server["ready_url"].replace("http://", "http://probe:Pr0be-Pw@"))
+              for server in servers(lb, "s1")]
+    result = run_module(capfd, socket=lb.socket, servers=wanted, state="reconcile", interval=0.1)
+    shown = json.dumps(dict((key, value) for key, value in result.items() if key != "invocation"))
+    assert "Pr0be-Pw" not in shown and "http://probe:<masked>@127.0.0.1" in result["servers"][0]["reason"]
+
+
 def test_check_mode_reports_without_changing(lb, capfd):
     result = run_module(capfd, socket=lb.socket, servers=servers(lb, "s1"), state="maint", _ansible_check_mode=True)
     assert result["changed"] is True

@@ -163,6 +163,16 @@ def test_reports_every_fact_of_the_recorded_host(run_module, tmp_path):
     assert facts["summary"].endswith("  docker=20.10.24+dfsg1 (running)  gstreamer=1.22.0")
 
 
+def test_no_secret_the_host_reports_goes_into_the_facts(run_module, tmp_path):
+    def leaky_docker(args):
+        if args[0] == "image":
+            return 0, "https://mirror:M1rror-Pw@registry.example/speech-to-text\t5.1.0\tsha256:feed\n"
+        return docker_cli(args)
+    result, dummy_host = run_module({"docker_data_root": str(tmp_path)}, dict(ALL_PROGRAMS, docker=leaky_docker))
+    assert "M1rror-Pw" not in json.dumps(result)
+    assert result["ansible_facts"]["speech_host"]["images"][0] == "https://mirror:<masked>@registry.example/speech-to-text:5.1.0"
+
+
 def test_return_documentation_matches_the_result(run_module, tmp_path):
     result, dummy_host = run_module({"docker_data_root": str(tmp_path)}, ALL_PROGRAMS)
     documented = documented_keys(yaml.safe_load(host_facts.RETURN))

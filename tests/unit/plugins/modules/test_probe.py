@@ -509,6 +509,22 @@ def test_billing_check_stops_waiting_for_a_container_that_gave_up_and_asks_the_b
     assert [request[1] for request in second_container.requests] == ["/"]
 
 
+def test_no_secret_a_container_or_the_billing_endpoint_answers_goes_into_the_result(container, second_container, run_module):
+    billing = second_container.url.replace("http://", "http://billing:Bill1ng-Pw@") + "/"
+    leaky = ("Submitting metering to '%s'. HTTP_PROXY=http://proxyuser:Pr0xy-Pw@proxy:3128 ApiKey=0f3c9a7b "
+             "Authorization: Basic dXNlcjpwYXNz" % billing)
+    container.script(**{"/ready": [(503, {}, leaky.encode())],
+                        "/status": [status("CouldNotConnect", leaky, retry_after="60")]})
+    second_container.script(**{"/": [(404, {}, leaky.encode())]})
+    result = run_module({"targets": [{"name": "speech-stt-1", "url": container.url, "kind": "speech-to-text"}],
+                         "billing_check": True, "billing_endpoint": billing, "status_timeout": 0, "ready_timeout": 0})
+    shown = json.dumps({key: value for key, value in result.items() if key != "invocation"})
+    assert "Bill1ng-Pw" not in shown and "Pr0xy-Pw" not in shown and "0f3c9a7b" not in shown and "dXNlcjpwYXNz" not in shown
+    assert "billing:<masked>@" in shown and "ApiKey=<masked>" in shown and "Authorization: Basic <masked>" in shown
+    # the endpoint is asked without its user:password
+    assert result["billing"]["reachable"] is True and [request[1] for request in second_container.requests] == ["/"]
+
+
 def test_billing_check_reports_an_endpoint_that_does_not_answer(container, run_module):
     container.script(**{"/ready": [GAVE_UP], "/status": [status("CouldNotConnect", "Could not connect.")]})
     closed = serve_container()
