@@ -19,6 +19,7 @@ __metaclass__ = type
 import json
 
 from ansible_collections.speechops.speech.plugins.module_utils import catalog
+from ansible_collections.speechops.speech.plugins.module_utils._scrub import scrub
 from ansible_collections.speechops.speech.plugins.module_utils.image_ref import parse_image_reference
 
 CONTAINER_UID = 65532  # the images' nonroot user (contract 4.2); mounted folders must be writable by it
@@ -53,6 +54,10 @@ SENTIMENT_HOST_SETTING = "CloudAI:SentimentAnalysisSettings:TextAnalyticsHost"
 # so that the diff also masks a value the old file held (an ApiKey before a switch to disconnected mode, say).
 # The billing endpoint and HTTP_PROXY are URLs: the module masks a URL's user:password by itself.
 SECRET_SETTINGS = (SECRET_API_KEY, SECRET_PROXY_CREDS, SECRET_APPLICATION_INSIGHTS, SECRET_SENTIMENT)
+# Settings whose value is a URL. One with a user:password in it is written from the secrets like the key (the roles pass
+# speech_billing_endpoint and speech_http_proxy there), so that no run spec, which the roles show, holds the password;
+# the spec's description shows it masked.
+URL_SETTINGS = ("Billing", "HTTP_PROXY")
 
 
 class SpecError(ValueError):
@@ -146,8 +151,21 @@ def _settings(container, options, mount_settings):
     return dict(sorted((env_name(key), value) for key, value in settings.items())), secrets
 
 
-def _description(container, spec):
-    """What the container is, for audit and the endpoints catalog: never a secret, never a secret's name."""
+def _credentials_to_secrets(env, secrets):
+    """(env, secrets, masked): each URL setting with a user:password moved from env to the secret settings, and its value
+    with the password masked, for the description."""
+    masked = {}
+    for name in URL_SETTINGS:
+        value = env.get(name)
+        if value is not None and scrub(value) != value:
+            masked[name] = scrub(value)
+            secrets = secrets + [name]
+    return dict((name, value) for name, value in env.items() if name not in masked), secrets, masked
+
+
+def _description(container, spec, masked):
+    """What the container is, for audit and the endpoints catalog: never a secret, never a secret's name (a URL setting
+    with a user:password shows it masked)."""
     return {
         "name": container["name"],
         "service": container["service"],
@@ -158,8 +176,8 @@ def _description(container, spec):
         "container_port": container["container_port"],
         "cpus": container["cpus"],
         "memory_mb": container["memory_mb"],
-        "settings": dict((key, value) for key, value in spec["env"].items() if key != "Billing"),
-        "billing_endpoint": spec["env"].get("Billing"),
+        "settings": dict(sorted((key, value) for key, value in dict(spec["env"], **masked).items() if key != "Billing")),
+        "billing_endpoint": masked.get("Billing", spec["env"].get("Billing")),
         "mounts": spec["mounts"],
         "plan_hash": container.get("plan_hash"),
     }
@@ -202,7 +220,7 @@ def run_spec(container, options=None):
     settings = _options(options)
     container_dir = settings["data_dir"] + "/" + container["name"]
     mounts, directories, mount_settings = _mounts(container, settings, container_dir)
-    env, secrets = _settings(container, settings, mount_settings)
+    env, secrets, masked = _credentials_to_secrets(*_settings(container, settings, mount_settings))
     config_dir = settings["config_dir"] + "/" + container["name"]
     spec = {
         "name": container["name"],
@@ -226,7 +244,7 @@ def run_spec(container, options=None):
         "smoke": container["kind"] not in TEXT_TO_SPEECH_KINDS or _ssml_voice(container) is not None,
         "probe_url": "http://{0}:{1}".format(_probe_address(settings["bind_address"]), container["host_port"]),
     }
-    spec["description"] = _description(container, spec)
+    spec["description"] = _description(container, spec, masked)
     # what the probe module's targets option takes, to check many containers in one call
     spec["probe_target"] = {"name": spec["name"], "url": spec["probe_url"], "kind": container["kind"]}
     return spec

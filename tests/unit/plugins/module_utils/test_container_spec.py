@@ -95,6 +95,26 @@ def test_the_description_is_free_of_secrets_and_their_names():
     assert "ApiKey" not in text and "HTTP_PROXY_CREDS" not in text and spec["description"]["billing_endpoint"] == BILLING
 
 
+def test_a_url_with_a_password_is_written_from_the_secrets_and_never_held_by_the_spec():
+    billing, proxy = "https://billing:Bill1ng-Pw@contoso.example/", "http://proxyuser:Pr0xy-Pw@proxy.example:3128"
+    spec = run_spec(planned(STT), {"billing_endpoint": billing, "http_proxy": proxy, "http_proxy_creds": True})
+    assert "Bill1ng-Pw" not in json.dumps(spec) and "Pr0xy-Pw" not in json.dumps(spec)
+    assert "Billing" not in spec["env"] and "HTTP_PROXY" not in spec["env"]
+    assert spec["secret_settings"] == ["ApiKey", "HTTP_PROXY_CREDS", "Billing", "HTTP_PROXY"]
+    assert spec["description"]["billing_endpoint"] == "https://billing:<masked>@contoso.example/"
+    assert spec["description"]["settings"]["HTTP_PROXY"] == "http://proxyuser:<masked>@proxy.example:3128"
+    content = env_file_content(spec, {"ApiKey": "k" * 32, "HTTP_PROXY_CREDS": "proxyuser:pw", "Billing": billing, "HTTP_PROXY": proxy})
+    assert "\nBilling=%s\n" % billing in content and "\nHTTP_PROXY=%s\n" % proxy in content
+    with pytest.raises(SpecError, match="needs Billing, HTTP_PROXY, which is empty"):
+        env_file_content(spec, {"ApiKey": "k" * 32, "HTTP_PROXY_CREDS": "proxyuser:pw"})
+
+
+def test_a_url_without_a_password_stays_a_setting():
+    spec = run_spec(planned(STT), {"billing_endpoint": BILLING, "http_proxy": "http://proxy.example:3128"})
+    assert spec["env"]["Billing"] == BILLING and spec["env"]["HTTP_PROXY"] == "http://proxy.example:3128"
+    assert spec["secret_settings"] == ["ApiKey"] and spec["description"]["billing_endpoint"] == BILLING
+
+
 @pytest.mark.parametrize("options, message", [
     ({}, "billing_endpoint is required in connected mode"),
     ({"billing_endpoint": BILLING, "config_dir": "etc"}, "config_dir must be an absolute path"),
