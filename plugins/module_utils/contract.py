@@ -48,7 +48,7 @@ MAX_CPUS = 1024
 MAX_MEMORY_MB = 16 * 1024 * 1024  # 16 TiB
 MAX_SECONDS = 7 * 24 * 3600
 MAX_LINE = 4096
-MAX_TEXT = 1024 * 1024  # PEM text
+MAX_TEXT = 64 * 1024  # PEM text: a key and a certificate chain
 MAX_SHOWN = 80
 MAX_DEPTH = 20
 TRUE_WORDS = ("true", "yes", "on", "y", "t", "1")
@@ -66,6 +66,7 @@ HAPROXY_TIME_RE = re.compile(r"^[0-9]{1,9}(us|ms|s|m|h|d)?$")
 DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 MONTH_RE = re.compile(r"^(0[1-9]|1[0-2])/[0-9]{4}$")
 PERCENT_RE = re.compile(r"^([0-9]{1,3})%$")
+PORT_TEXT_RE = re.compile(r"^[0-9]{1,5}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,252}$")  # inventory hosts, container names, units
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._:~-]{0,127}$")
 LOG_DRIVER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
@@ -150,7 +151,7 @@ def as_int(value):
         return None
     if isinstance(value, int):
         return int(value)
-    if isinstance(value, str) and INTEGER_TEXT_RE.match(value):
+    if isinstance(value, str) and INTEGER_TEXT_RE.fullmatch(value):
         return int(value)
     return None
 
@@ -164,7 +165,7 @@ def as_number(value):
         return number if abs(number) < 10 ** 18 else None
     if isinstance(value, float):
         return float(value) if math.isfinite(value) else None
-    if isinstance(value, str) and NUMBER_TEXT_RE.match(value):
+    if isinstance(value, str) and NUMBER_TEXT_RE.fullmatch(value):
         return float(value)
     return None
 
@@ -176,7 +177,7 @@ def text_problem(value, max_length=MAX_LINE, multiline=False):
     if len(value) > max_length:
         return "longer than {0} characters".format(max_length)
     allowed = "\n\r\t" if multiline else ""
-    if any(char not in allowed and unicodedata.category(char) in CONTROL_CATEGORIES for char in value):
+    if not value.isprintable() and any(char not in allowed and unicodedata.category(char) in CONTROL_CATEGORIES for char in value):
         return "a control character"
     if not multiline and value != value.strip():
         return "leading or trailing whitespace"
@@ -189,7 +190,7 @@ def is_host(text):
         return False
     if is_ip(text):
         return True
-    return all(HOST_LABEL_RE.match(label) for label in text[:-1 if text.endswith(".") else None].split("."))
+    return all(HOST_LABEL_RE.fullmatch(label) for label in text[:-1 if text.endswith(".") else None].split("."))
 
 
 def is_ip(text):
@@ -221,7 +222,7 @@ def _host_and_port(text):
         host, port = text.split(":")
     else:
         host, port = text, None
-    if port is not None and not (port.isdigit() and len(port) <= 5 and 1 <= int(port) <= 65535):
+    if port is not None and not (PORT_TEXT_RE.fullmatch(port) and 1 <= int(port) <= 65535):
         return None
     return (host, port) if is_host(host) else None
 
@@ -298,7 +299,7 @@ def line(text, example, pattern=None, allow_empty=False, check=None, max_length=
         reason = text_problem(value, max_length)
         if reason is not None:
             return "" if reason == "not a string" else reason
-        if value == "" or (pattern is not None and not pattern.match(value)):
+        if value == "" or (pattern is not None and not pattern.fullmatch(value)):
             return ""
         return None if check is None or check(value) else ""
     return simple(("empty, or " if allow_empty else "") + text, example, problem, fix, secret)
@@ -526,7 +527,7 @@ def _settings_form():
                             "write {0} as {{SettingName: value}}".format(where))]
         found = []
         for key in value.keys():
-            if not isinstance(key, str) or not SETTINGS_KEY_RE.match(key):
+            if not isinstance(key, str) or not SETTINGS_KEY_RE.fullmatch(key):
                 found.append(finding(where, "{0} has an invalid setting name {1}".format(where, shown(key)),
                                      "name settings as the container does, letters, digits, '_', ':', '.', '-'"))
                 continue
@@ -545,7 +546,7 @@ def _optional_word(example):
 def _service_fields():
     return collections.OrderedDict((
         ("name", simple("1-40 lowercase letters, digits and inner dashes (e.g. stt-en-us)", "a name such as stt-en-us",
-                        lambda value: None if isinstance(value, str) and SERVICE_NAME_RE.match(value) else "")),
+                        lambda value: None if isinstance(value, str) and SERVICE_NAME_RE.fullmatch(value) else "")),
         ("kind", _kind_form()),
         ("replicas", integer(0, MAX_REPLICAS, example="the number of containers to run, e.g. 2")),
         ("version", _optional_word("a version such as 5.1.0")),
@@ -631,7 +632,7 @@ def _serial_item(value):
     count = as_int(value)
     if count is not None:
         return count >= 1
-    match = PERCENT_RE.match(value) if isinstance(value, str) else None
+    match = PERCENT_RE.fullmatch(value) if isinstance(value, str) else None
     return bool(match) and 1 <= int(match.group(1)) <= 100
 
 
@@ -651,7 +652,7 @@ def secret_token(example, allow_empty=True, pattern=None, text="a string without
             return None if allow_empty else ""
         if len(value) > MAX_LINE or any(char.isspace() or unicodedata.category(char) in CONTROL_CATEGORIES for char in value):
             return "whitespace or a control character, often a newline from a file lookup"
-        return None if pattern is None or pattern.match(value) else ""
+        return None if pattern is None or pattern.fullmatch(value) else ""
     return simple(("empty, or " if allow_empty else "") + text + " (never shown)", example, problem, secret=True)
 
 
@@ -711,7 +712,7 @@ def _license_date():
             return None
         if isinstance(value, datetime.date):
             return ""
-        if not isinstance(value, str) or text_problem(value) or not DATE_RE.match(value) or not _real_date(value):
+        if not isinstance(value, str) or text_problem(value) or not DATE_RE.fullmatch(value) or not _real_date(value):
             return ""
         return None
     return simple("empty, or a date YYYY-MM-DD", "a date",
@@ -743,7 +744,7 @@ def _key_in_use_findings(value, where, variables):
 
 
 def _month_findings(value, where, variables):
-    if value == "" or (isinstance(value, str) and MONTH_RE.match(value)):
+    if value == "" or (isinstance(value, str) and MONTH_RE.fullmatch(value)):
         return []
     return [finding(where, "{0} must be empty or a month MM/YYYY, got {1}".format(where, shown(value)),
                     "write the month as MM/YYYY, e.g. 01/2026, or leave it empty for every month")]
@@ -760,7 +761,7 @@ def _port_form(example):
 
 
 SERVICE_NAME = simple("a service name of speech_services (1-40 lowercase letters, digits and inner dashes)", "a service name",
-                      lambda value: None if isinstance(value, str) and SERVICE_NAME_RE.match(value) else "")
+                      lambda value: None if isinstance(value, str) and SERVICE_NAME_RE.fullmatch(value) else "")
 PORT = integer(1, 65535, example="a port in 1..65535")
 HOST = line("an IP address or a DNS name", "an address such as 192.0.2.10 or a name such as speech.example.com", check=is_host)
 IP_ADDRESS = line("an IP address (IPv4 or IPv6)", "an address such as 0.0.0.0 or 192.0.2.10", check=_ip_check)
@@ -851,7 +852,7 @@ def _rules():
                                         pattern=REGISTRY_RE), "mcr.microsoft.com", "every image reference: docker pull"),
         ("speech_allow_retired_kinds", "bool", bool_rule, False, "the plan"),
         ("speech_image_pull", "str", one_of(("missing", "always")), "missing", "docker pull policy"),
-        ("speech_image_archives", "dict", mapping_of(lambda key: bool(IMAGE_RE.match(key)), CONTROLLER_FILE,
+        ("speech_image_archives", "dict", mapping_of(lambda key: bool(IMAGE_RE.fullmatch(key)), CONTROLLER_FILE,
                                                      "image references"), {}, "docker load of tarballs shipped to the hosts"),
         # --- health gates and drains -------------------------------------------------------------------
         ("speech_ready_timeout", "int", integer(0, 86400, unit=" (seconds; 0 takes the kind's)", example="seconds, e.g. 300"), 0,
@@ -891,7 +892,7 @@ def _rules():
         ("speech_address", "str", HOST, None, "the plan (per host): the backends' address in haproxy.cfg"),
         ("speech_show_plan", "bool", bool_rule, True, "playbooks/tasks/plan.yml"),
         ("speech_lb_address", "str", HOST, None, "the endpoints catalog"),
-        ("speech_lb_ports", "dict", mapping_of(lambda key: bool(SERVICE_NAME_RE.match(key)), PORT, "service names"), None,
+        ("speech_lb_ports", "dict", mapping_of(lambda key: bool(SERVICE_NAME_RE.fullmatch(key)), PORT, "service names"), None,
          "the endpoints catalog"),
         ("speech_artifacts_dir", "str", controller_path(), None, "files written on the controller"),
         # --- rollouts and removal ------------------------------------------------------------------------
@@ -912,7 +913,7 @@ def _rules():
          "docker run --restart"),
         ("speech_containers_log_driver", "str", line("a Docker log driver name", "json-file", pattern=LOG_DRIVER_RE),
          "json-file", "docker run --log-driver"),
-        ("speech_containers_log_options", "dict", mapping_of(lambda key: bool(OPTION_KEY_RE.match(key)), any_of(
+        ("speech_containers_log_options", "dict", mapping_of(lambda key: bool(OPTION_KEY_RE.fullmatch(key)), any_of(
             "a one-line string or an integer", (
                 (lambda value: isinstance(value, int) and not isinstance(value, bool), integer(0, 10 ** 15)),
                 (lambda value: isinstance(value, str), line("a one-line value", "50m")),
@@ -963,7 +964,7 @@ def _rules():
         ("docker_service_state", "str", one_of(("started", "stopped")), "started", "systemd"),
         ("docker_pull_images", "list", list_of(IMAGE), [], "docker pull"),
         ("docker_pull_policy", "str", one_of(("missing", "always")), "missing", "docker pull"),
-        ("docker_image_archives", "dict", mapping_of(lambda key: bool(IMAGE_RE.match(key)), CONTROLLER_FILE, "image references"),
+        ("docker_image_archives", "dict", mapping_of(lambda key: bool(IMAGE_RE.fullmatch(key)), CONTROLLER_FILE, "image references"),
          {}, "docker load"),
         ("docker_archive_dir", "path", absolute_path(example="/var/lib/speechops/images"), "/var/lib/speechops/images",
          "host folder of the shipped tarballs"),
@@ -973,7 +974,7 @@ def _rules():
         ("gstreamer_install_extras", "bool", bool_rule, True, "package installation"),
         ("gstreamer_verify", "bool", bool_rule, True, "gst-launch-1.0 on the host"),
         # --- loadbalancer ----------------------------------------------------------------------------------------
-        ("loadbalancer_services", "dict", mapping_of(lambda key: bool(NAME_RE.match(key)), simple(
+        ("loadbalancer_services", "dict", mapping_of(lambda key: bool(NAME_RE.fullmatch(key)), simple(
             "a mapping", "the plan's service", lambda value: None if _is_mapping(value) else ""), "service names"), {},
          "haproxy.cfg (from speech_plan.services)"),
         ("loadbalancer_packages", "list", list_of(line("a package name", "haproxy", pattern=PACKAGE_RE)), ["haproxy"],
@@ -1003,7 +1004,7 @@ def _rules():
         ("loadbalancer_balance_by_kind", "dict", mapping_of(lambda key: key in catalog.KINDS, BALANCE,
                                                             "kinds (" + ", ".join(catalog.KINDS) + ")"),
          {"language-detection": "leastconn"}, "haproxy.cfg balance"),
-        ("loadbalancer_balance_by_service", "dict", mapping_of(lambda key: bool(SERVICE_NAME_RE.match(key)), BALANCE,
+        ("loadbalancer_balance_by_service", "dict", mapping_of(lambda key: bool(SERVICE_NAME_RE.fullmatch(key)), BALANCE,
                                                                "service names"), {}, "haproxy.cfg balance"),
         ("loadbalancer_health_check_path", "str", line("an absolute URL path without whitespace", "/ready",
                                                        pattern=re.compile(r"^/\S*$")), "/ready", "haproxy.cfg option httpchk"),
@@ -1030,8 +1031,8 @@ def _rules():
          "the self-signed certificate"),
         ("loadbalancer_tls_selfsigned_not_after", "str", line("a relative time (+825d, +32w1d2h) or an ASN.1 time "
                                                               "(YYYYMMDDHHMMSSZ)", "+825d",
-                                                              check=lambda value: bool(CERT_ABSOLUTE_TIME_RE.match(value) or (
-                                                                  len(value) > 1 and CERT_RELATIVE_TIME_RE.match(value)))),
+                                                              check=lambda value: bool(CERT_ABSOLUTE_TIME_RE.fullmatch(value) or (
+                                                                  len(value) > 1 and CERT_RELATIVE_TIME_RE.fullmatch(value)))),
          "+825d", "the self-signed certificate"),
         ("loadbalancer_python", "path", absolute_path(example="/usr/bin/python3"), "/usr/bin/python3", "the state helper's interpreter"),
         ("loadbalancer_state_script", "path", absolute_path(example="/usr/local/lib/speechops/haproxy_state.py"),
@@ -1075,9 +1076,16 @@ def secrets_of(variables):
     return [secret for secret in secrets if isinstance(secret, str) and len(secret) >= MIN_SCRUBBED_SECRET_LENGTH]
 
 
+def _secret_forms(secret):
+    """The secret and what a message could show of it: its start (shown() shortens) and both with escapes (repr)."""
+    whole = (secret, repr(secret)[1:-1]) if len(secret) <= MAX_LINE else ()
+    forms = whole + (secret[:MAX_SHOWN], repr(secret[:MAX_SHOWN])[1:-1])
+    return [form for form in forms if MIN_SCRUBBED_SECRET_LENGTH <= len(form) <= MAX_LINE]
+
+
 def scrub(text, secrets):
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        text = re.sub(re.escape(secret), REDACTED, text, flags=re.IGNORECASE)
+    for form in sorted(set(form for secret in secrets for form in _secret_forms(secret)), key=len, reverse=True):
+        text = re.sub(re.escape(form), REDACTED, text, flags=re.IGNORECASE)
     return text
 
 
