@@ -19,7 +19,7 @@ TEST_SANDBOX := SANDBOX_PREFIX=speechops-test SANDBOX_SUBNET=172.31.214.0/24 \
                 REGISTRY_LOCAL_PORT=127.0.0.1:5444 SANDBOX_HOSTS=0 SANDBOX_LBS=0 \
                 SANDBOX_BILLING=http://172.31.214.3:5001/
 
-.PHONY: help setup demo test test-role lint yamllint ansible-lint changelog-lint sanity unit docs integration molecule \
+.PHONY: help setup demo test test-role lint yamllint ansible-lint changelog-lint sanity unit fuzz docs integration molecule \
         sandbox-up sandbox-down sandbox-status sandbox-clean clean bench-load
 
 help:
@@ -27,6 +27,7 @@ help:
 	@echo "make test    - lint, sanity, unit tests and Molecule scenarios on a test sandbox, in three lanes side by side"
 	@echo "make test-role ROLE=docker - one role's fast tier: its lint, unit tests and Molecule scenario"
 	@echo "make bench-load - the real Speech SDK at 0.5, 1, 2 and 4x each service's capacity on the demo fleet"
+	@echo "make fuzz    - every variable's contract and the plan under 500 random values per variable, with statistics"
 	@echo "make setup | sandbox-up | sandbox-down | sandbox-status | sandbox-clean | lint | sanity | unit | docs | integration | molecule"
 
 setup: $(VENV)/.installed
@@ -86,7 +87,14 @@ unit: setup
 	python -m pytest --junitxml=tests/output/junit-unit.xml tests/unit
 	python -m pytest -p no:cacheprovider --junitxml=tests/output/junit-galaxy.xml tests/galaxy -k 'not site_from_the_tarball'
 
-# docs/variables.md from the roles' meta/argument_specs.yml and docs/versions.md from the catalog
+# The contract's property test with its larger budget (tests/unit/plugins/module_utils/test_contract_fuzz.py: 500 random
+# values per variable instead of `make unit`'s 25 fixed ones); its statistics go to tests/output/contract-fuzz.txt.
+fuzz: setup
+	SPEECH_CONTRACT_FUZZ=1 python -m pytest -q -p no:cacheprovider tests/unit/plugins/module_utils/test_contract_fuzz.py
+	cat tests/output/contract-fuzz.txt
+
+# docs/variables.md from the roles' meta/argument_specs.yml (and its last table from plugins/module_utils/contract.py)
+# and docs/versions.md from the catalog
 # (tests/unit/test_role_docs.py and tests/unit/test_versions_doc.py fail while they are stale).
 docs: setup
 	python scripts/role_docs.py
