@@ -67,6 +67,8 @@ DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 MONTH_RE = re.compile(r"^(0[1-9]|1[0-2])/[0-9]{4}$")
 PERCENT_RE = re.compile(r"^([0-9]{1,3})%$")
 PORT_TEXT_RE = re.compile(r"^[0-9]{1,5}$")
+URL_PASSWORD_RE = re.compile(r"(://[^/?#@:]*:)[^/?#]*@")
+MASKED = "<masked>"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,252}$")  # inventory hosts, container names, units
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._:~-]{0,127}$")
 LOG_DRIVER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
@@ -109,9 +111,10 @@ def shown(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        if len(value) > MAX_SHOWN:
-            return "{0!r}... ({1} characters)".format(str(value[:MAX_SHOWN]), len(value))
-        return repr(str(value))
+        text = URL_PASSWORD_RE.sub(r"\1" + MASKED + "@", str(value))  # http://user:<masked>@host
+        if len(text) > MAX_SHOWN:
+            return "{0!r}... ({1} characters)".format(text[:MAX_SHOWN], len(value))
+        return repr(text)
     if isinstance(value, int):
         text = repr(int(value))
         return text if len(text) <= MAX_SHOWN else "an integer of {0} digits".format(len(text.lstrip("-")))
@@ -1052,6 +1055,7 @@ def _rules():
 RULES = _rules()
 SECRET_VARIABLES = ("speech_api_key", "speech_api_key_secondary", "speech_http_proxy_creds",
                     "speech_application_insights_key", "speech_sentiment_api_key", "loadbalancer_tls_private_key")
+URL_VARIABLES = ("speech_billing_endpoint", "speech_http_proxy", "docker_http_proxy", "docker_https_proxy", "docker_repo_base_url")
 
 
 # ------------------------------------------------------------------------------------------- checks
@@ -1069,7 +1073,7 @@ def check(variables):
 
 def secrets_of(variables):
     """The secret values among the variables, to keep out of any message."""
-    secrets = [variables.get(name) for name in SECRET_VARIABLES]
+    secrets = [variables.get(name) for name in SECRET_VARIABLES] + [_url_password(variables.get(name)) for name in URL_VARIABLES]
     for login in variables.get("docker_registry_logins") or () if _is_list(variables.get("docker_registry_logins")) else ():
         if _is_mapping(login):
             secrets.append(login.get("password"))
@@ -1081,6 +1085,16 @@ def _secret_forms(secret):
     whole = (secret, repr(secret)[1:-1]) if len(secret) <= MAX_LINE else ()
     forms = whole + (secret[:MAX_SHOWN], repr(secret[:MAX_SHOWN])[1:-1])
     return [form for form in forms if MIN_SCRUBBED_SECRET_LENGTH <= len(form) <= MAX_LINE]
+
+
+def _url_password(value):
+    """The password of a URL's user:password@, or None."""
+    if not isinstance(value, str) or "@" not in value:
+        return None
+    try:
+        return urlsplit(value).password
+    except ValueError:
+        return None
 
 
 def scrub(text, secrets):

@@ -224,6 +224,12 @@ def test_the_start_of_a_long_secret_shown_elsewhere_is_redacted_too():
     assert SECRET[:8] not in text and "BEGIN PRIVATE" not in text and text.count("<redacted>") == 2
 
 
+@pytest.mark.parametrize("name", contract.URL_VARIABLES)
+def test_a_password_in_a_url_is_never_shown(name):
+    text = report_text({"h1": {name: "ftp://speech:%s@proxy corp:3128" % SECRET}})
+    assert name in text and SECRET[:8] not in text and "speech:<masked>@" in text
+
+
 def test_a_secret_pasted_into_another_variable_is_redacted_everywhere():
     text = report_text({"h1": {"speech_api_key": SECRET, "speech_address": SECRET + " x",
                                "docker_registry_logins": [{"registry": "https://" + SECRET, "username": "u", "password": SECRET}]}})
