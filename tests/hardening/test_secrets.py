@@ -1,8 +1,14 @@
-"""Secrets: the API keys and the registry password never show, at -vvv, in site.yml, rollout.yml and
-rotate_keys.yml, nor in a run that fails midway (a health gate that fails and is rolled back). Each run's output, Ansible's log file and the
-log_plays callback's per-host logs are searched; `ps` is sampled on every host and on the controller
-while the runs last; afterwards every text file on every host, the artifacts (endpoints catalog) and
+"""Secrets: the API keys, the registry password, the proxy's credentials (speech_http_proxy with user:password in its
+URL, speech_http_proxy_creds) and a password in the billing endpoint's URL never show, at -vvv, in site.yml,
+rollout.yml and rotate_keys.yml, nor in a run that fails midway (a health gate that fails and is rolled back while the
+failed container's log, which the failure quotes, prints the billing URL with its password). Each run's output,
+Ansible's log file and the log_plays callback's per-host logs are searched; `ps` is sampled on every host and on the
+controller while the runs last; afterwards every text file on every host, the artifacts (endpoints catalog) and
 Molecule's ephemeral directory are searched.
+
+The proxy settings and the billing URL's password are planted by every run (extra vars, new values each time): the
+proxy does not exist, and NO_PROXY names the billing stub, so the containers reach it directly, with the password in
+its URL.
 
 Runs in the Molecule `default` scenario, on its converged fleet, after the fault suite (it leaves the
 fleet on the secondary key).
@@ -11,8 +17,11 @@ from __future__ import annotations
 
 import base64
 import os
+import re
+import secrets as random_secrets
 import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -31,8 +40,22 @@ ALLOWED_FILES = (
 )
 
 
+# A container logs its Billing setting as given, as Microsoft's do ("Submitting metering to '<billing url>'."), so
+# Docker's log file of a speech container (root-only) holds the billing URL's password: the only other file that may.
+CONTAINER_LOG = r"^/var/lib/docker/containers/[0-9a-f]{64}/[0-9a-f]{64}-json\.log(\.[0-9]+)?$"
+ALSO_ALLOWED = {"billing URL password": (CONTAINER_LOG,)}
+# Secrets the runs plant into every container's env file, which must then hold them.
+PLANTED = ("billing URL password", "proxy URL password", "proxy credentials password")
+SANDBOX_BILLING = os.environ.get("SANDBOX_BILLING") or "http://172.31.213.3:5001/"  # as inventories/sandbox says
+
+
 def read_secret(*parts):
     return (STATE.joinpath(*parts)).read_text().strip()
+
+
+def new_password(kind):
+    """A password nothing holds yet, long enough to search for, fit for a URL's user:password."""
+    return f"{kind}-{random_secrets.token_hex(10)}"
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +64,23 @@ def secrets():
     found = {"API key": read_secret("api-key"), "secondary API key": read_secret("api-key-secondary"),
              "registry password": password,
              # the form Docker keeps a login in, in /root/.docker/config.json
-             "registry login (base64)": base64.b64encode(f"speechops:{password}".encode()).decode()}
+             "registry login (base64)": base64.b64encode(f"speechops:{password}".encode()).decode(),
+             "billing URL password": new_password("billing"), "proxy URL password": new_password("proxyurl"),
+             "proxy credentials password": new_password("proxycreds")}
     assert all(len(value) >= 16 for value in found.values()), "the sandbox's secrets are too short to search for"
     return found
+
+
+@pytest.fixture(scope="module")
+def planted_settings(secrets):
+    """The fleet's variables that carry the planted secrets, for every run."""
+    billing = urlsplit(SANDBOX_BILLING)
+    return {
+        "speech_billing_endpoint": billing._replace(netloc=f"billinguser:{secrets['billing URL password']}@{billing.netloc}").geturl(),
+        "speech_http_proxy": f"http://proxyuser:{secrets['proxy URL password']}@proxy.invalid:3128",
+        "speech_http_proxy_creds": f"proxyuser:{secrets['proxy credentials password']}",
+        "speech_no_proxy": [billing.hostname],
+    }
 
 
 class PsSampler(threading.Thread):
@@ -102,20 +139,22 @@ RUNS = [
      {"speech_services": services_with({"tts-aria": {"version": "4.0.0"}})}, True),
     ("rotate_keys.yml to the secondary key", "playbooks/rotate_keys.yml",
      {"speech_api_key_in_use": "secondary", "speech_services": services_with({"tts-aria": {"version": "4.0.0"}})}, True),
+    # The failure quotes the failed container's last log lines, the billing URL among them, with its password masked.
     ("rollout.yml failing midway (a version that never becomes ready)", "playbooks/rollout.yml",
      {"speech_api_key_in_use": "secondary", "speech_ready_timeout": 15,
       "speech_services": services_with({"tts-aria": {"version": "4.0.0"}, "stt-en-us": {"version": "5.2.0"}})},
-     ["failed its health gate", "Model load failed", "The previous container was put back and answers /ready again."]),
+     ["failed its health gate", "Model load failed", "The previous container was put back and answers /ready again.",
+      "Submitting metering to", "billinguser:<masked>@"]),
 ]
 
 
 @pytest.mark.parametrize("title,path,variables,outcome", RUNS, ids=[run[0] for run in RUNS])
-def test_a_verbose_run_shows_no_secret(title, path, variables, outcome, secrets, fleet, tmp_path):
+def test_a_verbose_run_shows_no_secret(title, path, variables, outcome, secrets, planted_settings, fleet, tmp_path):
     """outcome: True for a run that must pass, else what the output of the failing run must say."""
     log_file = fleet["logs"] / (Path(path).stem + ".log")
     per_host_logs = fleet["logs"] / (Path(path).stem + "-hosts")
     extra_vars = tmp_path / "vars.yml"
-    extra_vars.write_text(yaml.safe_dump(dict(variables, speech_artifacts_dir=str(fleet["artifacts"]))))
+    extra_vars.write_text(yaml.safe_dump(dict(planted_settings, **variables, speech_artifacts_dir=str(fleet["artifacts"]))))
     sampler = PsSampler(fleet["hosts"])
     sampler.start()
     try:
@@ -156,19 +195,24 @@ def files_holding(host, secret):
 
 
 def test_no_file_on_a_host_holds_a_secret_except_the_env_files(secrets, fleet):
-    import re
     env_files_seen = 0
+    planted_in_env_files = dict.fromkeys(PLANTED, 0)
     for host in fleet["hosts"]:
         for name, secret in secrets.items():
             files = files_holding(host, secret)
-            unexpected = [path for path in files if not any(re.match(pattern, path) for pattern in ALLOWED_FILES)]
+            allowed = ALLOWED_FILES + ALSO_ALLOWED.get(name, ())
+            unexpected = [path for path in files if not any(re.match(pattern, path) for pattern in allowed)]
             assert not unexpected, f"{host}: {name} in {unexpected}"
             env_files = [path for path in files if path.startswith("/etc/speechops/")]
             env_files_seen += len(env_files)
+            if name in planted_in_env_files:
+                planted_in_env_files[name] += len(env_files)
             for path in env_files:
                 mode = on_host(host, f"stat -c '%a %U' {path}").stdout.split()
                 assert mode == ["600", "root"], f"{host}:{path} is {mode}"
     assert env_files_seen > 0, "the search found no env file: it cannot have worked"
+    # the containers run with the planted settings, so the runs above had them to show
+    assert all(planted_in_env_files.values()), f"a planted secret is in no env file: {planted_in_env_files}"
 
 
 def test_no_file_on_the_controller_holds_a_secret(secrets, fleet):
