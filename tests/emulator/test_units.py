@@ -2,9 +2,12 @@
 import array
 import asyncio
 import math
+import random
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from speech_emulator import audio, catalog, display_models, licensing, recognition, synthesis
 from speech_emulator.settings import Settings, SettingsError
@@ -205,3 +208,52 @@ def test_display_model_ids_are_stable_and_the_latest_release_wins():
 @pytest.mark.parametrize("version, supported", [("3.0.0", False), ("3.1.0", True), ("5.1.0", True), ("2.12.1", False)])
 def test_display_models_start_with_version_3_1_0(version, supported):
     assert display_models.supports_display_models(version) is supported
+
+
+class _SampleBySampleSegmenter(recognition.Segmenter):
+    """The segmenter's rule applied to one sample after the other: the reference its block scan must match."""
+
+    def feed(self, data):
+        self.pcm += data
+        samples = array.array("h", bytes(self.pcm[self._scanned * 2:len(self.pcm) - len(self.pcm) % 2]))
+        closed = []
+        for offset, value in enumerate(samples):
+            index = self._scanned + offset
+            if value > recognition.SPEECH_THRESHOLD or value < -recognition.SPEECH_THRESHOLD:
+                if self._start is None:
+                    self._start = index
+                self._last_loud = index
+            elif self._start is not None and index - self._last_loud >= self._gap:
+                closed += self._close()
+        self._scanned += len(samples)
+        return closed
+
+
+def _bursts():
+    """PCM made of quiet and loud stretches of random lengths (some shorter than the gap, some longer), fed in
+    random-sized chunks."""
+    stretch = st.tuples(st.booleans(), st.integers(1, 7000))
+    return st.tuples(st.lists(stretch, min_size=1, max_size=12), st.lists(st.integers(1, 9000), min_size=1, max_size=8),
+                     st.integers(0, 2 ** 31))
+
+
+@settings(max_examples=150, deadline=None)
+@given(_bursts())
+def test_the_block_scan_finds_exactly_the_segments_of_a_sample_by_sample_scan(case):
+    stretches, chunk_sizes, seed = case
+    generator = random.Random(seed)
+    samples = array.array("h")
+    for loud, length in stretches:
+        limit = 20000 if loud else recognition.SPEECH_THRESHOLD
+        # a loud stretch still holds quiet samples (speech crosses zero), a quiet one never a loud sample
+        samples.extend(generator.randint(-limit, limit) for _ in range(length))
+    stream = samples.tobytes()
+    found = []
+    for segmenter in (recognition.Segmenter(), _SampleBySampleSegmenter()):
+        segments, position, turn = [], 0, 0
+        while position < len(stream):
+            size = chunk_sizes[turn % len(chunk_sizes)]
+            segments += segmenter.feed(stream[position:position + size])
+            position, turn = position + size, turn + 1
+        found.append(segments + segmenter.finish())
+    assert found[0] == found[1]

@@ -29,6 +29,11 @@ RATE = 16000
 SPEECH_THRESHOLD = 500
 MIN_GAP_SECONDS = 0.3
 MIN_SEGMENT_SECONDS = 0.05
+BLOCK_SAMPLES = 512  # samples the segmenter looks at together (must stay below the gap, MIN_GAP_SECONDS)
+
+
+def _loud(value):
+    return value > SPEECH_THRESHOLD or value < -SPEECH_THRESHOLD
 
 
 class Segmenter:
@@ -50,14 +55,24 @@ class Segmenter:
         if sys.byteorder != "little":
             samples.byteswap()
         closed = []
-        for offset, value in enumerate(samples):
-            index = self._scanned + offset
-            if value > SPEECH_THRESHOLD or value < -SPEECH_THRESHOLD:
-                if self._start is None:
-                    self._start = index
-                self._last_loud = index
-            elif self._start is not None and index - self._last_loud >= self._gap:
+        # Block by block, with min() and max() in C: a quiet block needs no look at its samples. A block is shorter
+        # than the gap, so inside a block no pause can close a segment, and only the first and last loud samples of a
+        # block matter: this finds exactly the segments a sample-by-sample scan finds, at a fraction of the cost.
+        block = max(1, min(BLOCK_SAMPLES, self._gap))
+        for first in range(0, len(samples), block):
+            chunk = samples[first:first + block]
+            base = self._scanned + first
+            if max(chunk) <= SPEECH_THRESHOLD and min(chunk) >= -SPEECH_THRESHOLD:
+                if self._start is not None and base + len(chunk) - 1 - self._last_loud >= self._gap:
+                    closed += self._close()
+                continue
+            loud_first = next(i for i, value in enumerate(chunk) if _loud(value))
+            loud_last = next(i for i in range(len(chunk) - 1, -1, -1) if _loud(chunk[i]))
+            if self._start is not None and base + loud_first - 1 - self._last_loud >= self._gap:
                 closed += self._close()
+            if self._start is None:
+                self._start = base + loud_first
+            self._last_loud = base + loud_last
         self._scanned += len(samples)
         return closed
 
