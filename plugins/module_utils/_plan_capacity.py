@@ -36,18 +36,20 @@ def count_text(count):
     return "over 10^%d" % int(math.log10(count))
 
 
-def _ports_free_of_others(host, port_range):
-    first, last = port_range
-    held_by_others = sum(1 for port in host.foreign_ports if first <= port <= last)
-    return last - first + 1 - held_by_others
-
-
 def fleet_room(hosts, port_range):
     """What all AVX2 hosts hold together: {hosts, avx2_hosts, cpu (millicores), memory (MB), ports, port_range}."""
-    usable = [host for host in hosts if host.avx2]
-    return {"hosts": len(hosts), "avx2_hosts": len(usable), "port_range": port_range,
-            "cpu": sum(host.cap_cpu for host in usable), "memory": sum(host.cap_mem for host in usable),
-            "ports": sum(_ports_free_of_others(host, port_range) for host in usable)}
+    first, last = port_range
+    avx2_hosts = cpu = memory = ports = 0
+    for host in hosts:
+        if host.avx2:
+            avx2_hosts += 1
+            cpu += host.cap_cpu
+            memory += host.cap_mem
+            ports += last - first + 1
+            if host.foreign_ports:
+                ports -= sum(1 for port in host.foreign_ports if first <= port <= last)
+    return {"hosts": len(hosts), "avx2_hosts": avx2_hosts, "port_range": port_range, "cpu": cpu, "memory": memory,
+            "ports": ports}
 
 
 def _pinned_counts(hosts):
@@ -58,11 +60,6 @@ def _pinned_counts(hosts):
     return pinned
 
 
-def _demand(service, count):
-    """(millicores, MB, host ports) of count replicas of the service."""
-    return (count * service.cpu, count * service.shape[1], count)
-
-
 def _replicas_by_axis(room, service):
     """How many replicas of the service's size each of room's cores, memory and host ports hold (0 or more)."""
     cpu, memory, ports = (max(value, 0) for value in room)
@@ -70,8 +67,14 @@ def _replicas_by_axis(room, service):
 
 
 def _replicas_within(room, service):
-    """How many replicas of the service's size fit in room (millicores, MB, host ports)."""
-    return min(_replicas_by_axis(room, service))
+    """How many replicas of the service's size fit in room (millicores, MB, host ports): min(_replicas_by_axis()),
+    without its tuples, as it runs once per service."""
+    cpu, memory, fits = room
+    if service.cpu:
+        fits = min(fits, cpu // service.cpu)
+    if service.shape[1]:
+        fits = min(fits, memory // service.shape[1])
+    return max(fits, 0)
 
 
 def _entry(service, unpinned, room, pinned, alongside=None):
@@ -95,24 +98,27 @@ def shortfall(services, hosts, port_range):
     room = fleet_room(hosts, port_range)
     fleet = (room["cpu"], room["memory"], room["ports"])
     pinned = _pinned_counts(hosts)
-    unpinned = dict((name, max(service.replicas - pinned.get(name, 0), 0)) for name, service in services.items())
-    report = []
+    unpinned, report = {}, []
+    total = [0, 0, 0]  # millicores, MB and host ports of every unpinned replica
     for name, service in services.items():
-        if unpinned[name] > _replicas_within(fleet, service):
-            report.append(_entry(service, unpinned[name], fleet, pinned.get(name, 0)))
+        count = unpinned[name] = max(service.replicas - pinned.get(name, 0), 0)
+        if count > _replicas_within(fleet, service):
+            report.append(_entry(service, count, fleet, pinned.get(name, 0)))
+        total[0] += count * service.cpu
+        total[1] += count * service.shape[1]
+        total[2] += count
     if report:
         return _with_reason(report, room)
-    demands = dict((name, _demand(service, unpinned[name])) for name, service in services.items())
-    total = tuple(sum(demand[axis] for demand in demands.values()) for axis in range(3))
-    if all(total[axis] <= fleet[axis] for axis in range(3)):
+    if total[0] <= fleet[0] and total[1] <= fleet[1] and total[2] <= fleet[2]:
         return []
     for name, service in services.items():
-        if not unpinned[name]:
+        count = unpinned[name]
+        if not count:
             continue
-        others = tuple(total[axis] - demands[name][axis] for axis in range(3))
-        room_left = tuple(fleet[axis] - others[axis] for axis in range(3))
-        if unpinned[name] > _replicas_within(room_left, service):
-            report.append(_entry(service, unpinned[name], room_left, pinned.get(name, 0),
+        others = (total[0] - count * service.cpu, total[1] - count * service.shape[1], total[2] - count)
+        room_left = (fleet[0] - others[0], fleet[1] - others[1], fleet[2] - others[2])
+        if count > _replicas_within(room_left, service):
+            report.append(_entry(service, count, room_left, pinned.get(name, 0),
                                  alongside={"replicas": others[2], "cpus": others[0] / MILLI, "memory_mb": others[1]}))
     return _with_reason(report, room)
 
