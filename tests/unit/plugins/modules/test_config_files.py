@@ -489,9 +489,10 @@ def test_the_speech_containers_files_show_no_secret_in_check_diff(tmp_path):
     spec = container_spec.run_spec(container, options)
     old = dict((name, "0ld-%s-value" % index) for index, name in enumerate(container_spec.SECRET_SETTINGS))
     new = dict(old, ApiKey="n3w-api-key-0123456789abcdef")
+    proxy = {"HTTP_PROXY": options["http_proxy"]}  # a URL with a user:password comes from the secrets, like the key
     (tmp_path / "etc" / spec["name"]).mkdir(parents=True)
-    Path(spec["env_file"]).write_text(container_spec.env_file_content(spec, old))
-    arguments_ = container_spec.config_files([spec], str(tmp_path / "etc"), str(tmp_path / "data"), new)
+    Path(spec["env_file"]).write_text(container_spec.env_file_content(spec, dict(old, **proxy)))
+    arguments_ = container_spec.config_files([spec], str(tmp_path / "etc"), str(tmp_path / "data"), dict(new, **proxy))
     for entry in arguments_["directories"] + arguments_["files"]:
         entry.update(owner=USER, group=GROUP)
     before = snapshot(tmp_path)
