@@ -114,9 +114,10 @@ def _read_variables(variables):
     for name in contract.RULES:
         if name not in variables:
             continue
+        # A template of the inventory that fails to render raises whatever its lookup or filter raises.
         try:
             values[name] = _plain_value(variables[name])
-        except Exception as exc:  # pylint: disable=broad-except -- a template of the inventory that fails to render
+        except Exception as exc:  # pylint: disable=broad-except
             unreadable[name] = " ".join(str(exc).split())[:MAX_ERROR_LENGTH] or type(exc).__name__
     return values, unreadable
 

@@ -310,8 +310,8 @@ def line(text, example, pattern=None, allow_empty=False, check=None, max_length=
 
 def url(schemes, example, allow_empty=True, allow_path=False, allow_userinfo=False, extra=""):
     """A URL with a scheme of schemes and a host, an optional port, and nothing else (unless allowed)."""
-    parts_text = "{0}://{1}host[:port]{2}".format(schemes[0], "[user:password@]" if allow_userinfo else "",
-                                                   "[/path]" if allow_path else "")
+    userinfo = "[user:password@]" if allow_userinfo else ""
+    parts_text = "{0}://{1}host[:port]{2}".format(schemes[0], userinfo, "[/path]" if allow_path else "")
     others = "".join(" (or {0}://)".format(scheme) for scheme in schemes[1:])
     text = "a URL {0}{1} and nothing else{2}".format(parts_text, others, extra)
     return line(text, example, check=lambda value: _url_ok(value, schemes, allow_path, allow_userinfo), allow_empty=allow_empty)

@@ -291,7 +291,7 @@ def test_a_hardening_case_the_contract_refuses_still_reads_as_expected(case):
 
 def test_huge_and_deep_values_are_refused_quickly():
     deep = []
-    for _ in range(100):
+    for _depth in range(100):
         deep = [deep]
     found = messages({"speech_services": [{"name": "x" * 1000000, "kind": "k" * 10, "replicas": 10 ** 100}],
                       "docker_daemon_options": {"a": deep}, "speech_eula": "\u2028" * 10 ** 6})
