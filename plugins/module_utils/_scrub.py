@@ -62,7 +62,7 @@ def secret_forms(secrets):
         if secret is None:
             continue
         secret = str(secret)
-        given = set([secret, secret.strip(), _password_of(secret.strip()) or ""])
+        given = {secret, secret.strip(), _password_of(secret.strip()) or ""}
         for form in given:
             forms.update([form, quote(form, safe=""), unquote(form), json.dumps(form)[1:-1], json.dumps(form, ensure_ascii=False)[1:-1]])
     return sorted((form for form in forms if len(form) >= MIN_SECRET_LENGTH), key=lambda form: (-len(form), form))
