@@ -51,8 +51,8 @@ EXAMPLES = [
      "speech_drain_timeout must be an integer >= 0 and <= 604800 (seconds), got -5",
      "set speech_drain_timeout to a number of seconds, e.g. 600"),
     ({"speech_http_proxy": "proxy corp 3128"},
-     "speech_http_proxy must be empty, or a URL http://host[:port] (or https://) and nothing else (credentials go into "
-     "speech_http_proxy_creds), got 'proxy corp 3128'",
+     "speech_http_proxy must be empty, or a URL http://[user:password@]host[:port] (or https://) and nothing else (or the "
+     "credentials in speech_http_proxy_creds), got 'proxy corp 3128'",
      "set speech_http_proxy to http://proxy.example.com:3128"),
     ({"speech_sizing_profile": "bogus"},
      "speech_sizing_profile must be one of minimum, recommended, 2026, 2026-minimum, 2022, 2022-minimum, 2020, "
@@ -62,8 +62,8 @@ EXAMPLES = [
      "speech_registry must be a lowercase registry host[:port][/path] without a scheme, got 'bad registry;'",
      "set speech_registry to a registry such as mcr.microsoft.com or registry.example.com:5000/mirror"),
     ({"speech_billing_endpoint": "westeurope"},
-     "speech_billing_endpoint must be empty, or a URL https://host[:port][/path] (or http://) and nothing else (no "
-     "credentials, query or fragment); http only with speech_allow_http_billing, got 'westeurope'",
+     "speech_billing_endpoint must be empty, or a URL https://[user:password@]host[:port][/path] (or http://) and nothing "
+     "else (no query or fragment); http only with speech_allow_http_billing, got 'westeurope'",
      "set speech_billing_endpoint to https://<resource>.cognitiveservices.azure.com/"),
     ({"speech_billing_endpoint": "http://westeurope.api.cognitive.microsoft.com/"},
      "speech_billing_endpoint must use https, got 'http://westeurope.api.cognitive.microsoft.com/': http only with "
@@ -166,6 +166,8 @@ def test_the_inventories_and_scenarios_we_ship_keep_their_contract(name, value):
     ({"speech_display_models_types": ["FullDisplay", "Punct"]}, "FullDisplay (all four) stands alone"),
     ({"speech_display_models_ids": {"PunctId": "x"}}, "speech_display_models_ids.PunctId must be a model ID, a GUID"),
     ({"docker_http_proxy": "http://proxy.example.com:3128/?x=1"}, "docker_http_proxy must be empty, or a URL"),
+    ({"speech_http_proxy": "http://proxy.example.com:3128/path"}, "speech_http_proxy must be empty, or a URL"),
+    ({"speech_billing_endpoint": "https://contoso.cognitiveservices.azure.com/?key=1"}, "(no query or fragment)"),
     ({"speech_services": "stt-en-us"}, "speech_services must be a list of services, got 'stt-en-us'"),
     # a regular expression's $ matches before a final newline: every form matches the whole value
     ({"speech_drain_timeout": "300\n"}, "got '300\\n'"),
@@ -190,6 +192,10 @@ def test_refused(variables, fragment):
     {"speech_billing_endpoint": "http://172.31.213.3:5001/", "speech_allow_http_billing": "true"},
     {"speech_http_proxy": "http://[2001:db8::1]:3128"},
     {"docker_https_proxy": "http://user:pa55word@proxy.example.com:3128"},
+    # the secrets suite's planted credentials (tests/hardening/test_secrets.py): masked wherever they are quoted
+    {"speech_http_proxy": "http://proxyuser:proxyurl-0123456789abcdef0123@proxy.invalid:3128",
+     "speech_billing_endpoint": "http://billinguser:billing-0123456789abcdef0123@172.31.213.3:5001/",
+     "speech_allow_http_billing": True},
     {"speech_no_proxy": [".example.internal", "10.0.0.0/8", "host:8080", "*"]},
     {"docker_no_proxy": "localhost,127.0.0.1,.example.internal"},
     {"loadbalancer_timeout_connect": 5000},
