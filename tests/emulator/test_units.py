@@ -246,7 +246,7 @@ def test_the_block_scan_finds_exactly_the_segments_of_a_sample_by_sample_scan(ca
     for loud, length in stretches:
         limit = 20000 if loud else recognition.SPEECH_THRESHOLD
         # a loud stretch still holds quiet samples (speech crosses zero), a quiet one never a loud sample
-        samples.extend(generator.randint(-limit, limit) for _ in range(length))
+        samples.extend(generator.randint(-limit, limit) for _sample in range(length))
     stream = samples.tobytes()
     found = []
     for segmenter in (recognition.Segmenter(), _SampleBySampleSegmenter()):
