@@ -141,8 +141,61 @@ CASES = [
 ]
 
 
-def test_there_are_at_least_thirty_distinct_cases():
-    assert len(CASES) >= 30
+# Each variable's contract (plugins/module_utils/contract.py), checked on the controller before any host is read: one
+# case per class of careless input, for every family of variables. The message names the variable and says the fix.
+CONTRACT_CASES = [
+    # the services: sizes a YAML file can hold, booleans and NaN are not numbers, a model ID is a GUID
+    ("replicas a billion", {"speech_services": services(STT, {"replicas": 1000000000})}, r"speech_services\[0\]\.replicas"),
+    ("replicas a boolean", {"speech_services": services(LID, {"replicas": True})}, r"speech_services\[2\]\.replicas"),
+    ("cpus not a finite number", {"speech_services": services(STT, {"cpus": float("nan")})}, r"speech_services\[0\]\.cpus"),
+    ("model_id not a GUID", {"speech_services": services(CSTT, {"model_id": "my model; rm -rf /"})},
+     r"speech_services\[3\]\.model_id"),
+    ("unknown sizing profile", {"speech_sizing_profile": "huge"}, r"speech_sizing_profile"),
+    # registry and image archives
+    ("registry with a scheme", {"speech_registry": "https://mcr.microsoft.com/"}, r"speech_registry"),
+    ("registry with a leading space", {"speech_registry": " mcr.microsoft.com"}, r"speech_registry"),
+    ("image pull policy unknown", {"speech_image_pull": "sometimes"}, r"speech_image_pull"),
+    ("image archives a list", {"speech_image_archives": ["/srv/images/stt.tar"]}, r"speech_image_archives"),
+    ("registry CA without its certificate", {"docker_registry_cas": [{"registry": "registry.sandbox:5000"}]},
+     r"docker_registry_cas\[0\]\.ca"),
+    # the billing endpoint and the outbound proxy
+    ("billing endpoint with a line break", {"speech_billing_endpoint": "https://westeurope.api.cognitive.microsoft.com/\nX: 1"},
+     r"speech_billing_endpoint"),
+    ("proxy not a URL", {"speech_http_proxy": "proxy corp 3128"}, r"speech_http_proxy"),
+    ("proxy with a path", {"speech_http_proxy": "http://proxy.corp:3128/path"}, r"speech_http_proxy"),
+    ("proxy credentials without a colon", {"speech_http_proxy": "http://proxy.corp:3128", "speech_http_proxy_creds": "justauser"},
+     r"speech_http_proxy_creds"),
+    ("no_proxy with a space inside", {"speech_no_proxy": ["billing .corp"]}, r"speech_no_proxy\[0\]"),
+    # rollouts, drains and health gates
+    ("rollout serial zero", {"speech_rollout_serial": 0}, r"speech_rollout_serial"),
+    ("rollout serial over 100 percent", {"speech_rollout_serial": "150%"}, r"speech_rollout_serial"),
+    ("rollout serial an empty list", {"speech_rollout_serial": []}, r"speech_rollout_serial"),
+    ("rollout serial a boolean", {"speech_rollout_serial": True}, r"speech_rollout_serial"),
+    ("drain timeout negative", {"speech_drain_timeout": -5}, r"speech_drain_timeout"),
+    ("drain timeout not a number", {"speech_drain_timeout": "ten"}, r"speech_drain_timeout"),
+    ("ready timeout negative", {"speech_ready_timeout": -1}, r"speech_ready_timeout"),
+    ("smoke not a boolean", {"speech_smoke": "sometimes"}, r"speech_smoke"),
+    ("log level with trailing whitespace", {"speech_log_level": "Debug "}, r"speech_log_level"),
+    # the load balancers and TLS
+    ("load balancer TLS mode unknown", {"loadbalancer_tls": "letsencrypt"}, r"loadbalancer_tls"),
+    ("stats port out of range", {"loadbalancer_stats_port": 70000}, r"loadbalancer_stats_port"),
+    ("queue timeout not a duration", {"loadbalancer_timeout_queue": "soon"}, r"loadbalancer_timeout_queue"),
+    ("queue factor zero", {"loadbalancer_queue_factor": 0}, r"loadbalancer_queue_factor"),
+    ("load balancer bind address not an address", {"loadbalancer_bind_address": "0.0.0.0.0"}, r"loadbalancer_bind_address"),
+    # disconnected mode
+    ("licence expiry not a date", {"speech_disconnected": True, "speech_license_expires_on": "31/12/2027"},
+     r"speech_license_expires_on"),
+    ("licence renew days negative", {"speech_license_renew_days": -3}, r"speech_license_renew_days"),
+    ("licence folder relative", {"speech_license_dir": "licenses"}, r"speech_license_dir"),
+    ("disconnected not a boolean", {"speech_disconnected": "maybe"}, r"speech_disconnected"),
+    # folders on the hosts
+    ("data folder with ..", {"speech_data_dir": "/var/lib/../etc"}, r"speech_data_dir"),
+]
+CASES += [Case(name, variables, [variable + r"\S* (must be|is required)", r"\b(set|write|add|lower)\b"])
+          for name, variables, variable in CONTRACT_CASES]
+
+def test_there_are_at_least_seventy_three_distinct_cases():
+    assert len(CASES) >= 73
     assert len({case.name for case in CASES}) == len(CASES)
 
 
