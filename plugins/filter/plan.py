@@ -10,6 +10,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.utils.display import Display
 
 from ansible_collections.speechops.speech.plugins.module_utils import plan as planner
@@ -25,6 +26,16 @@ def _filter_error(exc):
 def _given(value, default):
     """None (an unset speech_* variable passed as `| default(none)`) means the planner's default."""
     return default if value is None else value
+
+
+def _flag(value, variable):
+    """A true/false option as Ansible reads one (the string "false" is false, not a non-empty string); None: false."""
+    if value is None:
+        return False
+    try:
+        return boolean(value, strict=True)
+    except TypeError:
+        raise AnsibleFilterError("{0} must be true or false, got {1!r}: set {0} to true or false".format(variable, value))
 
 
 def _host_inputs(hosts, hostvars):
@@ -45,11 +56,11 @@ def plan(services, hosts, port_base=None, port_max=None, strategy=None, rebalanc
     try:
         result = planner.build_plan(services, hosts, port_base=_given(port_base, planner.DEFAULT_PORT_BASE),
                                     port_max=_given(port_max, planner.DEFAULT_PORT_MAX), strategy=_given(strategy, planner.SPREAD),
-                                    rebalance=_given(rebalance, False), max_moves=_given(max_moves, 0),
+                                    rebalance=_flag(rebalance, "speech_rebalance"), max_moves=_given(max_moves, 0),
                                     registry=_given(registry, planner.DEFAULT_REGISTRY), profile=_given(profile, planner.DEFAULT_PROFILE),
-                                    allow_unknown_tags=_given(allow_unknown_tags, False),
+                                    allow_unknown_tags=_flag(allow_unknown_tags, "speech_allow_unknown_tags"),
                                     lb_port_base=_given(lb_port_base, planner.DEFAULT_LB_PORT_BASE),
-                                    allow_retired_kinds=_given(allow_retired_kinds, False),
+                                    allow_retired_kinds=_flag(allow_retired_kinds, "speech_allow_retired_kinds"),
                                     model_memory=_given(model_memory, sizing.DEFAULT_MODEL_MEMORY))
     except ValueError as exc:
         raise _filter_error(exc)

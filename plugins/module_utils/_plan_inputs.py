@@ -151,7 +151,7 @@ class _Service:
 
 def _service_name(raw, where):
     name = raw.get("name")
-    if not isinstance(name, str) or not SERVICE_NAME_RE.match(name):
+    if not isinstance(name, str) or not SERVICE_NAME_RE.fullmatch(name):
         raise PlanInputError(
             "%s.name must be 1-40 lowercase letters, digits and inner dashes (e.g. stt-en-us), got %r" % (where, name))
     return str(name)
@@ -205,7 +205,7 @@ def _service_settings(raw, where, kind, model_id):
     for field in ("settings", "extra_settings"):
         settings = _settings_mapping(raw, where, field)
         for key in settings.keys():
-            if not isinstance(key, str) or not SETTINGS_KEY_RE.match(key):
+            if not isinstance(key, str) or not SETTINGS_KEY_RE.fullmatch(key):
                 raise PlanInputError("%s.%s has an invalid setting name %r" % (where, field, key))
             if key.lower() in ROLE_OWNED_SETTINGS:
                 raise PlanInputError("%s.%s.%s is not allowed: the role sets it from %s"
@@ -325,7 +325,7 @@ def _service_image(raw, where, kind, registry, allow_unknown):
     digest = raw.get("digest")
     if digest is None:
         return str(resolved["image"]), resolved["ssml_voice"], warnings
-    if not DIGEST_RE.match(digest):
+    if not DIGEST_RE.fullmatch(digest):
         raise PlanInputError("%s.digest must be sha256:<64 hex digits> (from docker buildx imagetools inspect), got %r" % (where, digest))
     # the tag stays for readers; Docker pulls and runs the digest
     return str(resolved["image"]) + "@" + digest, resolved["ssml_voice"], warnings

@@ -157,3 +157,24 @@ PLAY = """
     - ansible.builtin.debug:
         msg: "{{ speech_plan | speechops.speech.speech_plan_view('endpoints_markdown') }}"
 """
+
+
+@pytest.mark.parametrize("given, rebalanced", [("false", False), ("no", False), (False, False), (None, False),
+                                               ("true", True), (True, True)])
+def test_flags_are_read_as_ansible_reads_booleans(given, rebalanced):
+    """-e speech_rebalance=false comes as the string "false": it must not count as true."""
+    plan = filters()["plan"](SERVICES, ["h1", "h2"], hostvars=HOSTVARS, rebalance=given)
+    assert plan["options"]["rebalance"] is rebalanced
+
+
+def test_a_flag_that_is_no_boolean_names_its_variable():
+    with pytest.raises(AnsibleFilterError, match="speech_allow_unknown_tags must be true or false, got 'sometimes'"):
+        filters()["plan"](SERVICES, ["h1", "h2"], hostvars=HOSTVARS, allow_unknown_tags="sometimes")
+
+
+@pytest.mark.parametrize("change, where", [({"name": "lid\n"}, "name"), ({"extra_settings": {"Evil\n": "1"}}, "extra_settings")])
+def test_a_trailing_line_break_is_no_valid_name(change, where):
+    """A regular expression's $ matches before a final line break: names are matched whole, or a line break reaches
+    the env file."""
+    with pytest.raises(AnsibleFilterError, match=r"speech_services\[0\]"):
+        filters()["plan"]([dict(SERVICES[0], **change)] + SERVICES[1:], ["h1", "h2"], hostvars=HOSTVARS)
