@@ -194,6 +194,7 @@ CONTRACT_CASES = [
 CASES += [Case(name, variables, [variable + r"\S* (must be|is required)", r"\b(set|write|add|lower)\b"])
           for name, variables, variable in CONTRACT_CASES]
 
+
 def test_there_are_at_least_seventy_three_distinct_cases():
     assert len(CASES) >= 73
     assert len({case.name for case in CASES}) == len(CASES)
