@@ -257,8 +257,10 @@ def test_twice_the_capacity_waits_in_the_queue_and_five_times_gets_fast_json_503
             assert error["code"] == 503 and "stt is at capacity" in error["message"], body
             assert seconds < HOLD, "a refusal must not wait (%.3f s)" % seconds
         assert [backend.peak for backend in backends] == [concurrency] * len(backends)
-        # the queue never held more than its bound (factor 2 x capacity)
-        assert int(stat_rows(api)[("stt", "BACKEND")]["qmax"]) <= 2 * capacity
+        # the queue never held more than its bound (factor 2 x capacity), give or take what HAProxy's threads admit at
+        # the same instant: each evaluates queue() for its own request before any of them is queued (seen: 9 for a
+        # bound of 8 on a loaded two-core machine)
+        assert int(stat_rows(api)[("stt", "BACKEND")]["qmax"]) <= 2 * capacity + (os.cpu_count() or 1)
         # the health checks reached the backends while every slot was taken, and none failed
         assert all(concurrency in backend.busy_at_checks for backend in backends), [b.busy_at_checks for b in backends]
         rows = stat_rows(api)
