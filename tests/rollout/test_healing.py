@@ -217,17 +217,13 @@ def test_site_restarts_the_containers_that_gave_up_on_billing_once_the_endpoint_
     assert health["unhealthy"] == []
 
     # The next run changes no host; only the health summary on the controller drops this run's healed and
-    # recovered containers. The one after it changes nothing at all.
+    # recovered containers (a converged fleet's site.yml changing nothing at all is Molecule default's idempotence).
     settled = fleet.playbook("site.yml", N)
     assert settled.rc == 0, settled.tail()
     assert {host: recap_changes(settled.output).get(host) for host in fleet.hosts} == dict.fromkeys(fleet.hosts, 0), \
         settled.tail(30)
     assert "Healed in this run" not in settled.output
     assert json.loads((fleet.artifacts / "speech-health.json").read_text())["healed"] == []
-    settled = fleet.playbook("site.yml", N)
-    assert settled.rc == 0, settled.tail()
-    assert set(recap_changes(settled.output)) >= set(fleet.hosts) and set(recap_changes(settled.output).values()) == {0}, \
-        settled.tail(30)
     print(f"\nHEALING {victim}: {len(urls)} containers gave up on billing {gave_up} s after the cut; outage {outage} s "
           f"(with a site.yml that left them: {persisting.seconds:.1f} s); heal site.yml {heal.seconds:.1f} s "
           f"(also {stopped} on {stopped_host}, stopped by hand); no-op site.yml {settled.seconds:.1f} s")
