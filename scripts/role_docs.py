@@ -302,18 +302,24 @@ def main(argv=None) -> int:
     except SpecError as error:
         print("role_docs: %s" % error, file=sys.stderr)
         return 2
-    shown = _shown(args.output)
-    if args.check:
-        current = args.output.read_text(encoding="utf-8") if args.output.is_file() else ""
+    return write_or_check(text, args.output, args.check, "scripts/role_docs.py")
+
+
+def write_or_check(text, output: Path, check: bool, script: str) -> int:
+    """Write a generated document; with check, write nothing and exit 1 with a diff when the file on disk differs.
+    Shared by the generators under scripts/ (script: the one to run to regenerate)."""
+    shown = _shown(output)
+    if check:
+        current = output.read_text(encoding="utf-8") if output.is_file() else ""
         if current == text:
             print("%s is up to date" % shown)
             return 0
         sys.stdout.writelines(difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
                                                    fromfile="%s (on disk)" % shown, tofile="%s (generated)" % shown))
-        print("%s is stale: run `make docs` (python scripts/role_docs.py) and commit the result" % shown, file=sys.stderr)
+        print("%s is stale: run `make docs` (python %s) and commit the result" % (shown, script), file=sys.stderr)
         return 1
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.output, "w", encoding="utf-8", newline="\n") as handle:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with open(output, "w", encoding="utf-8", newline="\n") as handle:
         handle.write(text)
     print("wrote %s" % shown)
     return 0

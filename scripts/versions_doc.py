@@ -17,7 +17,6 @@ Usage: python scripts/versions_doc.py [--check] [--output FILE]
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 from pathlib import Path
 
@@ -29,6 +28,9 @@ if str(REPO_ROOT / "collections") not in sys.path:
 
 from ansible_collections.speechops.speech.plugins.module_utils import catalog  # noqa: E402
 from ansible_collections.speechops.speech.plugins.module_utils.image_ref import resolve_image  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from role_docs import write_or_check  # noqa: E402  (the generators' one way to write or check a document)
 
 PAGE_TITLES = {
     "2019-11": "2019-11, the gated preview",
@@ -190,34 +192,12 @@ def render():
     return "".join(parts)
 
 
-def _shown(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 with a diff when the output file is stale; write nothing")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Markdown file (default: %(default)s)")
     args = parser.parse_args(argv)
-    text = render()
-    shown = _shown(args.output)
-    if args.check:
-        current = args.output.read_text(encoding="utf-8") if args.output.is_file() else ""
-        if current == text:
-            print("%s is up to date" % shown)
-            return 0
-        sys.stdout.writelines(difflib.unified_diff(current.splitlines(keepends=True), text.splitlines(keepends=True),
-                                                   fromfile="%s (on disk)" % shown, tofile="%s (generated)" % shown))
-        print("%s is stale: run `make docs` (python scripts/versions_doc.py) and commit the result" % shown, file=sys.stderr)
-        return 1
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.output, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
-    print("wrote %s" % shown)
-    return 0
+    return write_or_check(render(), args.output, args.check, "scripts/versions_doc.py")
 
 
 if __name__ == "__main__":
