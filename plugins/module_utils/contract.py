@@ -37,6 +37,7 @@ from ansible_collections.speechops.speech.plugins.module_utils._plan_inputs impo
     SERVICE_NAME_RE,
     SETTINGS_KEY_RE,
 )
+from ansible_collections.speechops.speech.plugins.module_utils._scrub import scrub_text
 from ansible_collections.speechops.speech.plugins.module_utils.image_ref import REGISTRY_RE
 
 Rule = collections.namedtuple("Rule", ("type", "form", "default", "used"))
@@ -67,8 +68,6 @@ DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 MONTH_RE = re.compile(r"^(0[1-9]|1[0-2])/[0-9]{4}$")
 PERCENT_RE = re.compile(r"^([0-9]{1,3})%$")
 PORT_TEXT_RE = re.compile(r"^[0-9]{1,5}$")
-URL_PASSWORD_RE = re.compile(r"(://[^/?#@:]*:)[^/?#]*@")
-MASKED = "<masked>"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,252}$")  # inventory hosts, container names, units
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._:~-]{0,127}$")
 LOG_DRIVER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
@@ -111,7 +110,7 @@ def shown(value):
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        text = URL_PASSWORD_RE.sub(r"\1" + MASKED + "@", str(value))  # http://user:<masked>@host
+        text = scrub_text(value)  # a URL's password: http://user:<masked>@host
         if len(text) > MAX_SHOWN:
             return "{0!r}... ({1} characters)".format(text[:MAX_SHOWN], len(value))
         return repr(text)
