@@ -52,9 +52,11 @@ VAULT_PASSWORD_FILE="$SANDBOX_STATE/vault-password"
 API_KEY_FILE="$SANDBOX_STATE/api-key"
 API_KEY_SECONDARY_FILE="$SANDBOX_STATE/api-key-secondary"
 PROXY_CREDS_FILE="$SANDBOX_STATE/proxy-creds"  # user:password of the outbound proxy a test may start (speech_http_proxy_creds)
+VRRP_PASSWORD_FILE="$SANDBOX_STATE/vrrp-password"  # the load balancers' VRRP password (speech_lb_vrrp_password, 8 characters)
 BILLING_ENV_FILE="$SANDBOX_STATE/billing.env"
 BILLING_NAME="${SANDBOX_PREFIX}-billing"
 BILLING_IP="$(subnet_ip 3)"
+LB_VIP="$(subnet_ip 100)"
 EMULATOR_PREFIX="speechops.local"
 VAULT_FILE="$REPO_DIR/inventories/sandbox/group_vars/all/vault.yml"
 # written beside it and renamed into place; ignored by git and the linters, which may be listing files meanwhile
@@ -81,6 +83,7 @@ make_api_keys() {
     [ -s "$key" ] || ( umask 077; printf '%s' "$(openssl rand -hex 16)" >"$key" )
   done
   [ -s "$PROXY_CREDS_FILE" ] || ( umask 077; printf 'speechops:%s' "$(openssl rand -hex 16)" >"$PROXY_CREDS_FILE" )
+  [ -s "$VRRP_PASSWORD_FILE" ] || ( umask 077; printf '%s' "$(openssl rand -hex 4)" >"$VRRP_PASSWORD_FILE" )
   if [ ! -s "$BILLING_ENV_FILE" ] || [ "$BILLING_ENV_FILE" -ot "$API_KEY_SECONDARY_FILE" ]; then
     ( umask 077; printf 'BILLING_STUB_KEYS=%s,%s\n' "$(cat "$API_KEY_FILE")" "$(cat "$API_KEY_SECONDARY_FILE")" >"$BILLING_ENV_FILE" )
   fi
@@ -89,7 +92,7 @@ make_api_keys() {
 make_vault() {
   [ -s "$VAULT_PASSWORD_FILE" ] || ( umask 077; openssl rand -hex 32 >"$VAULT_PASSWORD_FILE" )
   if [ ! -s "$VAULT_FILE" ] || [ "$VAULT_FILE" -ot "$REGISTRY_PASSWORD_FILE" ] || [ "$VAULT_FILE" -ot "$API_KEY_SECONDARY_FILE" ] \
-     || [ "$VAULT_FILE" -ot "$PROXY_CREDS_FILE" ]; then
+     || [ "$VAULT_FILE" -ot "$PROXY_CREDS_FILE" ] || [ "$VAULT_FILE" -ot "$VRRP_PASSWORD_FILE" ]; then
     log "writing the sandbox vault ($VAULT_FILE)"
     ( umask 077
       { echo "---"
@@ -97,6 +100,7 @@ make_vault() {
         vault_variable vault_speech_api_key "$API_KEY_FILE"
         vault_variable vault_speech_api_key_secondary "$API_KEY_SECONDARY_FILE"
         vault_variable vault_sandbox_proxy_creds "$PROXY_CREDS_FILE"
+        vault_variable vault_sandbox_vrrp_password "$VRRP_PASSWORD_FILE"
       } >"$VAULT_TMP_FILE" )
     mv "$VAULT_TMP_FILE" "$VAULT_FILE"
   fi
@@ -199,7 +203,10 @@ ensure_host() {  # index
 }
 
 ensure_lb() {  # index: a load-balancer host (HAProxy from the distribution, installed by our role)
-  ensure_systemd_host "$(lb_name "$1")" "lb$1" "$(subnet_ip $((50 + $1)))" speech_lb
+  # Two or more share a virtual IP (keepalived, by our role); the inventory reads it from this label.
+  local vip=()
+  [ "$SANDBOX_LBS" -lt 2 ] || vip=(--label "speechops.sandbox.lb_vip=$LB_VIP")
+  ensure_systemd_host "$(lb_name "$1")" "lb$1" "$(subnet_ip $((50 + $1)))" speech_lb "${vip[@]}"
 }
 
 wait_for_systemd() {  # container
@@ -261,6 +268,7 @@ SANDBOX_BILLING_ADMIN=http://$BILLING_IP:5002/
 SANDBOX_API_KEY_FILE=$API_KEY_FILE
 SANDBOX_API_KEY_SECONDARY_FILE=$API_KEY_SECONDARY_FILE
 SANDBOX_HOST_IMAGE=$HOST_IMAGE
+SANDBOX_LB_VIP=$([ "$SANDBOX_LBS" -lt 2 ] || echo "$LB_VIP")
 ENV
 }
 

@@ -2,9 +2,10 @@
 # Copyright: (c) 2026, speechops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters speech_preflight (a host's preflight report), speech_fleet_check (the fleet inputs) and speech_contract (every
-variable against its contract). Docs: speech_preflight.yml, speech_fleet_check.yml, speech_contract.yml; logic:
-module_utils/preflight.py and module_utils/contract.py."""
+"""Filters speech_preflight (a host's preflight report), speech_fleet_check (the fleet inputs), speech_contract (every
+variable against its contract) and speech_vip_check (the load balancers' virtual IP). Docs: speech_preflight.yml,
+speech_fleet_check.yml, speech_contract.yml, speech_vip_check.yml; logic: module_utils/preflight.py,
+module_utils/contract.py and module_utils/vip.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.speechops.speech.plugins.module_utils import contract, preflight
+from ansible_collections.speechops.speech.plugins.module_utils import contract, preflight, vip
 
 FILTER_NAME = "speech_preflight"
 CONTRACT_FILTER = "speech_contract"
@@ -139,6 +140,38 @@ def speech_contract(hostvars, hosts=None):
                                 dict((host, unreadable) for host, (_values, unreadable) in read.items() if unreadable))
 
 
+def _lb_interface(variables):
+    """The VIP's interface on one load balancer (speech_lb_vip_interface, else the default route's) and the host's
+    own address on it, from the network facts."""
+    facts = variables.get("ansible_facts") or {}
+    interface = variables.get("speech_lb_vip_interface") or (facts.get("default_ipv4") or {}).get("interface")
+    ipv4 = (facts.get(str(interface or "").replace("-", "_")) or {}).get("ipv4") or {}
+    cidr = "{0}/{1}".format(ipv4["address"], ipv4["prefix"]) if ipv4.get("address") and ipv4.get("prefix") else None
+    return {"interface": interface, "cidr": cidr}
+
+
+def _own_addresses(variables, address):
+    """Every address a host is known to own (network facts, speech_host's primary address, speech_address,
+    ansible_host), the VIP itself left out: the current holder has it on its interface."""
+    facts = variables.get("ansible_facts") or {}
+    owned = list(facts.get("all_ipv4_addresses") or [])
+    owned.append((facts.get("speech_host") or {}).get("primary_ipv4"))
+    owned.extend([variables.get("speech_address"), variables.get("ansible_host")])
+    return sorted({str(item) for item in owned if item and str(item) != str(address)})
+
+
+def speech_vip_check(address, hostvars, load_balancers, hosts=None):
+    """speech_lb_vip | speechops.speech.speech_vip_check(hostvars, groups['speech_lb'], hosts) -> [problem, ...]."""
+    if not isinstance(hostvars, Mapping):
+        raise AnsibleFilterError("speech_vip_check: expected hostvars, got {0}".format(type(hostvars).__name__))
+    if isinstance(load_balancers, (str, bytes)) or not isinstance(load_balancers, Sequence):
+        raise AnsibleFilterError("speech_vip_check: load_balancers must be a list of host names")
+    every_host = list(load_balancers) + [host for host in (hosts or []) if host not in load_balancers]
+    return vip.vip_problems(address, {str(host): _lb_interface(hostvars[host]) for host in load_balancers},
+                            {str(host): _own_addresses(hostvars[host], address) for host in every_host})
+
+
 class FilterModule:
     def filters(self):
-        return {FILTER_NAME: speech_preflight, "speech_fleet_check": speech_fleet_check, CONTRACT_FILTER: speech_contract}
+        return {FILTER_NAME: speech_preflight, "speech_fleet_check": speech_fleet_check, CONTRACT_FILTER: speech_contract,
+                "speech_vip_check": speech_vip_check}

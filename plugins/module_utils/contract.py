@@ -68,6 +68,8 @@ DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 MONTH_RE = re.compile(r"^(0[1-9]|1[0-2])/[0-9]{4}$")
 PERCENT_RE = re.compile(r"^([0-9]{1,3})%$")
 PORT_TEXT_RE = re.compile(r"^[0-9]{1,5}$")
+INTERFACE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$")
+VRRP_PASSWORD_RE = re.compile(r"^\S{1,8}$")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,252}$")  # inventory hosts, container names, units
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._:~-]{0,127}$")
 LOG_DRIVER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
@@ -198,6 +200,14 @@ def is_host(text):
 def is_ip(text):
     try:
         ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_ipv4(text):
+    try:
+        ipaddress.IPv4Address(text)
     except ValueError:
         return False
     return True
@@ -1047,13 +1057,31 @@ def _rules():
         ("loadbalancer_drain_timeout", "int", SECONDS, 600, "haproxy_servers"),
         ("loadbalancer_up_timeout", "int", SECONDS, 60, "haproxy_servers"),
         ("loadbalancer_missing_servers", "str", one_of(("fail", "ignore")), "fail", "haproxy_servers"),
+        ("loadbalancer_unavailable", "str", one_of(("fail", "skip")), None, "haproxy_servers (skip behind a VIP)"),
+        ("loadbalancer_mark_reconciled", "bool", bool_rule, False, "the load balancers' mark that lets them hold the VIP"),
+        ("loadbalancer_maintenance_host", "str", line("an inventory host of speech_lb", "lb2", pattern=NAME_RE,
+                                                      allow_empty=True), None, "the graceful maintenance"),
+        ("loadbalancer_maintenance_timeout", "int", SECONDS_POSITIVE, 300, "the graceful maintenance's stop of HAProxy"),
+        # --- the load balancers' virtual IP (keepalived) -------------------------------------------------
+        ("speech_lb_vip", "str", line("one IPv4 address (no prefix)", "a free address such as 192.0.2.100",
+                                      allow_empty=True, check=_is_ipv4), "", "keepalived; the endpoints catalog"),
+        ("speech_lb_vip_interface", "str", line("an interface name (empty: the default route's)", "eth0",
+                                                pattern=INTERFACE_RE, allow_empty=True), "", "keepalived"),
+        ("speech_lb_vip_router_id", "int", integer(1, 255, example="a VRRP router id, e.g. 51"), 51, "keepalived"),
+        ("speech_lb_vrrp_password", "str", secret_token("1 to 8 characters, from the vault", pattern=VRRP_PASSWORD_RE,
+                                                        text="1 to 8 characters without whitespace (VRRP version 2)"),
+         None, "keepalived"),
+        ("speech_lb_vrrp_unicast", "bool", bool_rule, True, "keepalived: unicast peers, else multicast"),
+        ("speech_lb_maintenance", "str", line("an inventory host of speech_lb", "lb2", pattern=NAME_RE), None,
+         "playbooks/loadbalancer.yml"),
     ]
     return collections.OrderedDict((name, Rule(kind, form, default, used)) for name, kind, form, default, used in rules)
 
 
 RULES = _rules()
 SECRET_VARIABLES = ("speech_api_key", "speech_api_key_secondary", "speech_http_proxy_creds",
-                    "speech_application_insights_key", "speech_sentiment_api_key", "loadbalancer_tls_private_key")
+                    "speech_application_insights_key", "speech_sentiment_api_key", "loadbalancer_tls_private_key",
+                    "speech_lb_vrrp_password")
 URL_VARIABLES = ("speech_billing_endpoint", "speech_http_proxy", "docker_http_proxy", "docker_https_proxy", "docker_repo_base_url")
 
 

@@ -74,6 +74,14 @@ options:
     type: str
     choices: [fail, ignore]
     default: fail
+  unavailable:
+    description:
+      - What to do when nothing answers on O(socket) (HAProxy is stopped, or stopping for a maintenance).
+      - V(skip) returns RV(unavailable) true and changes nothing, for load balancers behind a VIP that cannot take the
+        VIP again before they are reconciled (the loadbalancer role's check); V(fail) fails.
+    type: str
+    choices: [fail, skip]
+    default: fail
 notes:
   - Needs no extra package on the load balancer; it speaks to the socket with the Python standard library.
   - The O(servers[].ready_url) requests never use a proxy.
@@ -111,6 +119,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+unavailable:
+  description: True when nothing answered on O(socket) and O(unavailable=skip) skipped this load balancer.
+  returned: always
+  type: bool
 servers:
   description: One entry per server of O(servers) that HAProxy has.
   returned: always
@@ -164,6 +176,7 @@ def argument_spec():
         up_timeout=dict(type="int", default=60),
         interval=dict(type="float", default=1.0),
         missing=dict(type="str", choices=["fail", "ignore"], default="fail"),
+        unavailable=dict(type="str", choices=["fail", "skip"], default="fail"),
     )
 
 
@@ -300,7 +313,13 @@ def run(module):
         module.fail_json(msg="interval must be more than 0 seconds")
 
     api = haproxy.RuntimeApi(params["socket"])
-    server_set = ServerSet(api, params["servers"], params["interval"])
+    try:
+        server_set = ServerSet(api, params["servers"], params["interval"])
+    except haproxy.NoListener as error:
+        if params["unavailable"] != "skip":
+            raise
+        module.exit_json(changed=False, unavailable=True, servers=[], missing=[], waited_seconds=0,
+                         msg="HAProxy does not answer on %s (%s): skipped" % (params["socket"], error.reason))
     if server_set.missing and params["missing"] == "fail":
         module.fail_json(msg="HAProxy at %s has no server %s: apply the loadbalancer role first (its configuration is older "
                              "than the plan)" % (params["socket"], ", ".join(server_set.missing)), missing=server_set.missing)
@@ -326,7 +345,7 @@ def run(module):
         apply_maint(with_target(haproxy.MAINT), server_set)
         not_up = apply_ready(with_target(haproxy.READY), server_set, params["up_timeout"])
 
-    result = dict(changed=changed, servers=[server_set.result(server) for server in server_set.present],
+    result = dict(changed=changed, unavailable=False, servers=[server_set.result(server) for server in server_set.present],
                   missing=server_set.missing, waited_seconds=round(server_set.waited, 1))
     # what HAProxy and the containers' /ready said goes into the result: scrubbed, so that no secret does
     if not_up and state == haproxy.READY:

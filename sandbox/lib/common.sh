@@ -8,7 +8,7 @@ REPO_DIR="$(cd "$SANDBOX_DIR/.." && pwd)"
 
 SANDBOX_PREFIX="${SANDBOX_PREFIX:-speechops-sbx}"
 SANDBOX_HOSTS="${SANDBOX_HOSTS:-3}"
-SANDBOX_LBS="${SANDBOX_LBS:-1}"   # load-balancer hosts (group speech_lb)
+SANDBOX_LBS="${SANDBOX_LBS:-2}"   # load-balancer hosts (group speech_lb); two or more share a VIP
 SANDBOX_SUBNET="${SANDBOX_SUBNET:-172.31.213.0/24}"
 SANDBOX_NETWORK="${SANDBOX_NETWORK:-${SANDBOX_PREFIX}-net}"
 SANDBOX_STATE="${SANDBOX_STATE:-$REPO_DIR/.sandbox}"
@@ -36,7 +36,7 @@ host_name() { printf '%s-host%s' "$SANDBOX_PREFIX" "$1"; }
 lb_name() { printf '%s-lb%s' "$SANDBOX_PREFIX" "$1"; }
 
 # Third address of the subnet and up: .1 is the gateway, .2 the registry, .3 billing, hosts from .11,
-# load balancers from .51.
+# load balancers from .51, their VIP .100.
 subnet_ip() {
   local base="${SANDBOX_SUBNET%/*}"
   printf '%s.%s' "${base%.*}" "$1"

@@ -16,7 +16,8 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.speechops.speech.plugins.filter import preflight as preflight_filter
-from ansible_collections.speechops.speech.plugins.filter.preflight import FilterModule, speech_contract, speech_fleet_check, speech_preflight
+from ansible_collections.speechops.speech.plugins.filter.preflight import (FilterModule, speech_contract, speech_fleet_check, speech_preflight,
+                                                                     speech_vip_check)
 
 FILTER_DIR = Path(preflight_filter.__file__).resolve().parent
 COLLECTIONS_DIR = Path(__file__).resolve().parents[3].parent / "collections"
@@ -29,7 +30,7 @@ LID = {"name": "speech-lid-1", "service": "lid", "kind": "language-detection", "
 
 def test_filter_module_exposes_speech_preflight():
     assert FilterModule().filters() == {"speech_preflight": speech_preflight, "speech_fleet_check": speech_fleet_check,
-                                        "speech_contract": speech_contract}
+                                        "speech_contract": speech_contract, "speech_vip_check": speech_vip_check}
 
 
 def test_sidecar_docs_name_the_filter():
