@@ -6,9 +6,8 @@ are sampled while the runs last; afterwards every text file on every host, the a
 and Molecule's ephemeral directory are searched.
 
 Every run plants the proxy's credentials (extra vars, a new password each time) with a proxy that does not exist;
-NO_PROXY names the billing stub, so the containers reach it directly. The contract (preflight) refuses a password in
-speech_billing_endpoint's or speech_http_proxy's URL before any host is read, so the run that plants them must fail
-with both URLs masked (user:<masked>@).
+NO_PROXY names the billing stub, so the containers reach it directly. The proxy's URL carries a password too
+(user:password@, which the contract accepts): both must be in the env files and nowhere else.
 
 Runs in the Molecule `default` scenario, on its converged fleet, after the fault suite (it leaves the
 fleet on the secondary key).
