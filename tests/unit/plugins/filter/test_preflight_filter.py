@@ -16,8 +16,8 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.speechops.speech.plugins.filter import preflight as preflight_filter
-from ansible_collections.speechops.speech.plugins.filter.preflight import (FilterModule, speech_contract, speech_fleet_check, speech_preflight,
-                                                                     speech_vip_check)
+from ansible_collections.speechops.speech.plugins.filter.preflight import (
+    FilterModule, speech_contract, speech_fleet_check, speech_preflight, speech_vip_check)
 
 FILTER_DIR = Path(preflight_filter.__file__).resolve().parent
 COLLECTIONS_DIR = Path(__file__).resolve().parents[3].parent / "collections"
