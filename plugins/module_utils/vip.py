@@ -45,8 +45,8 @@ def vip_problems(vip, load_balancers, host_addresses):
         network = ipaddress.IPv4Interface(str(cidr)).network
         if address not in network:
             problems.append("speech_lb_vip %s is outside %s's subnet %s on %s: the VIP must be in the subnet of the "
-                            "interface it moves on (speech_lb_vip_interface)" % (address, host, network,
-                                                                                  entry.get("interface")))
+                            "interface it moves on (speech_lb_vip_interface)"
+                            % (address, host, network, entry.get("interface")))
         elif address in (network.network_address, network.broadcast_address) and network.prefixlen < 31:
             problems.append("speech_lb_vip %s is the network or broadcast address of %s: pick a host address"
                             % (address, network))
