@@ -48,7 +48,7 @@ def sh(*argv, check=True):
 
 def playbook(*args):
     env = dict(os.environ, ANSIBLE_VAULT_PASSWORD_FILE=str(STATE / "vault-password"))
-    run = subprocess.run(["ansible-playbook", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    run = subprocess.run(["ansible-playbook", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if run.returncode != 0:
         raise SystemExit("ansible-playbook %s failed:\n%s" % (" ".join(args), run.stdout[-3000:]))
 
@@ -137,7 +137,7 @@ def main():
 
     def start_host(lb):
         sh("docker", "start", lb)
-        for _ in range(60):
+        for _attempt in range(60):
             if sh("docker", "exec", lb, "systemctl", "is-system-running", check=False).stdout.strip() in ("running", "degraded"):
                 break
             time.sleep(1)
