@@ -235,8 +235,17 @@ def reconcile_target(healthy):
     return READY if healthy else MAINT
 
 
+class RuntimeApiUnavailable(RuntimeApiError):
+    """Nothing answered on the stats socket (HAProxy stopped, or stopping); .reason is the socket's error."""
+
+    def __init__(self, message, reason):
+        super(RuntimeApiUnavailable, self).__init__(message)
+        self.reason = reason
+
+
 class RuntimeApi:
-    """The stats socket for the module: one command per connection, refusals raised as RuntimeApiError."""
+    """The stats socket for the module: one command per connection, refusals raised as RuntimeApiError, a socket
+    nothing answers on as RuntimeApiUnavailable."""
 
     def __init__(self, path, timeout=10.0):
         self.path = path
@@ -246,8 +255,8 @@ class RuntimeApi:
         try:
             answer = runtime_command(self.path, line, self.timeout, encoding="ascii")
         except SocketError as error:
-            raise RuntimeApiError("HAProxy stats socket %s: %s (is HAProxy running, with 'stats socket %s level admin'?)"
-                                  % (self.path, error.reason, self.path))
+            raise RuntimeApiUnavailable("HAProxy stats socket %s: %s (is HAProxy running, with 'stats socket %s level "
+                                        "admin'?)" % (self.path, error.reason, self.path), error.reason)
         if answer.strip() and not line.startswith("show") and "No such" in answer:
             raise RuntimeApiError("HAProxy refused %r: %s" % (line, answer.strip()))
         return answer

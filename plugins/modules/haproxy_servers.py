@@ -313,13 +313,7 @@ def run(module):
         module.fail_json(msg="interval must be more than 0 seconds")
 
     api = haproxy.RuntimeApi(params["socket"])
-    try:
-        server_set = ServerSet(api, params["servers"], params["interval"])
-    except haproxy.NoListener as error:
-        if params["unavailable"] != "skip":
-            raise
-        module.exit_json(changed=False, unavailable=True, servers=[], missing=[], waited_seconds=0,
-                         msg="HAProxy does not answer on %s (%s): skipped" % (params["socket"], error.reason))
+    server_set = ServerSet(api, params["servers"], params["interval"])
     if server_set.missing and params["missing"] == "fail":
         module.fail_json(msg="HAProxy at %s has no server %s: apply the loadbalancer role first (its configuration is older "
                              "than the plan)" % (params["socket"], ", ".join(server_set.missing)), missing=server_set.missing)
@@ -359,6 +353,12 @@ def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
         run(module)
+    except haproxy.RuntimeApiUnavailable as error:
+        # HAProxy stopped before or while this module used it
+        if module.params["unavailable"] != "skip":
+            module.fail_json(msg=scrub(str(error)))
+        module.exit_json(changed=False, unavailable=True, servers=[], missing=[], waited_seconds=0,
+                         msg=scrub("HAProxy does not answer on %s (%s): skipped" % (module.params["socket"], error.reason)))
     except haproxy.RuntimeApiError as error:
         module.fail_json(msg=scrub(str(error)))
 

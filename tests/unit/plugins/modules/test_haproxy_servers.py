@@ -121,7 +121,7 @@ def lb(tmp_path):
     process = subprocess.Popen(["haproxy", "-db", "-f", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     api = haproxy.RuntimeApi(str(tmp_path / "admin.sock"))
     lb = type("LB", (), {})()
-    lb.socket, lb.port, lb.backends, lb.api = str(tmp_path / "admin.sock"), port, backends, api
+    lb.socket, lb.port, lb.backends, lb.api, lb.process = str(tmp_path / "admin.sock"), port, backends, api, process
     try:
         wait_for(lambda: all(haproxy.is_up(api.stat()[("svc", name)]["status"]) for name in backends), "both servers UP")
         yield lb
@@ -276,6 +276,28 @@ def test_missing_servers_fail_unless_ignored(lb, capfd):
 def test_a_socket_nobody_listens_on_is_a_clear_error(tmp_path, capfd):
     result = run_module(capfd, socket=str(tmp_path / "none.sock"), servers=[{"backend": "svc", "server": "s1"}], state="ready")
     assert result["failed"] is True and "is HAProxy running" in result["msg"]
+
+
+def test_a_socket_nobody_listens_on_is_skipped_when_asked(tmp_path, capfd):
+    result = run_module(capfd, socket=str(tmp_path / "none.sock"), servers=[{"backend": "svc", "server": "s1"}],
+                        state="drained", unavailable="skip")
+    assert not result.get("failed") and result["unavailable"] is True and result["changed"] is False
+    assert "skipped" in result["msg"]
+
+
+def test_haproxy_stopping_during_a_drain_is_skipped_when_asked(lb, capfd):
+    """The load balancer's HAProxy stops while the module waits for a session to end: skip, not fail."""
+    lb.api.set_state({"backend": "svc", "server": "s2"}, haproxy.MAINT)  # the held request can only go to s1
+    outcome = []
+    held = hold(lb, 20, outcome)
+    wait_for(lambda: lb.api.stat()[("svc", "s1")]["sessions"] == 1, "the held session on s1")
+    stopper = threading.Timer(1.5, lb.process.kill)
+    stopper.start()
+    result = run_module(capfd, socket=lb.socket, servers=servers(lb, "s1"), state="drained", drain_timeout=20,
+                        unavailable="skip")
+    stopper.join()
+    held.join(30)
+    assert not result.get("failed") and result["unavailable"] is True, result
 
 
 def test_reconcile_needs_ready_urls(capfd, tmp_path):
