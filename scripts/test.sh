@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # `make test`: every suite, in three lanes that run side by side, each writing its log to tests/output/lane-*.log:
-#   static   lint, ansible-test sanity, unit tests (no Docker), then the Molecule scenarios preflight and disconnected
-#   fleet    the emulator, load generator and sandbox tests, then the Molecule scenario default
+#   static   lint, ansible-test sanity, unit tests (no Docker), then the emulator, load generator and sandbox tests and
+#            the Molecule scenarios preflight, failover (two load balancers behind a VIP, under load) and disconnected
+#   fleet    the Molecule scenario default
 #   rollout  the Molecule scenario rollout (the longest; most of its time is spent in health gates and drains)
 # Each lane has a test sandbox (network, registry, billing stub) of its own: the fault suite (fleet) takes its billing
 # stub down and back, which the rollout fleet must not see, and the disconnected scenario (static) stops its stub for
-# good. All three are brought up first and removed at the end, even on failure. A lane stops at its first failing suite; the others run to their
-# end.
+# good. They come up one after the other, the rollout lane's first: each lane but static starts as soon as its own
+# sandbox is up; all three are removed at the end, even on failure. A lane stops at its first failing suite; the
+# others run to their end.
 #   scripts/test.sh [lane ...]     only these lanes (default: all three)
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,8 +27,8 @@ STATIC_SANDBOX=(SANDBOX_PREFIX=speechops-stest SANDBOX_NETWORK=speechops-stest-n
                 REGISTRY_LOCAL_PORT=127.0.0.1:5447 SANDBOX_BILLING=http://172.31.217.3:5001/)
 ROLLOUT_SANDBOX=(SANDBOX_PREFIX=speechops-rtest SANDBOX_NETWORK=speechops-rtest-net SANDBOX_SUBNET=172.31.216.0/24
                  REGISTRY_LOCAL_PORT=127.0.0.1:5446 SANDBOX_BILLING=http://172.31.216.3:5001/)
-sandboxes() {  # sandboxes up|down: all three, one after the other
-  env "${TEST_SANDBOX[@]}" bash sandbox/sandbox.sh "$1" && env "${ROLLOUT_SANDBOX[@]}" bash sandbox/sandbox.sh "$1" &&
+sandboxes() {  # sandboxes down: all three, one after the other
+  env "${ROLLOUT_SANDBOX[@]}" bash sandbox/sandbox.sh "$1" && env "${TEST_SANDBOX[@]}" bash sandbox/sandbox.sh "$1" &&
     env "${STATIC_SANDBOX[@]}" bash sandbox/sandbox.sh "$1"
 }
 # only the fleet's playbooks read the sandbox's vault; the unit tests bring their own vault passwords
@@ -41,18 +43,23 @@ static_lane() {
       sleep 2
     done
     export "${STATIC_SANDBOX[@]}" ANSIBLE_VAULT_PASSWORD_FILE="$VAULT"
-    molecule test -s preflight && molecule test -s disconnected
+    python -m pytest --junitxml="$OUT/junit-integration.xml" tests/emulator tests/loadgen tests/sandbox &&
+      molecule test -s preflight && molecule test -s failover && molecule test -s disconnected
   fi
 }
 
 fleet_lane() {
-  export "${TEST_SANDBOX[@]}" ANSIBLE_VAULT_PASSWORD_FILE="$VAULT"
-  python -m pytest --junitxml="$OUT/junit-integration.xml" tests/emulator tests/loadgen tests/sandbox &&
-    molecule test -s default
+  env "${TEST_SANDBOX[@]}" ANSIBLE_VAULT_PASSWORD_FILE="$VAULT" molecule test -s default
 }
 
 rollout_lane() {
   env "${ROLLOUT_SANDBOX[@]}" ANSIBLE_VAULT_PASSWORD_FILE="$VAULT" molecule test -s rollout
+}
+
+wants_lane() {
+  local lane
+  for lane in "${LANES[@]}"; do [ "$lane" = "$1" ] && return 0; done
+  return 1
 }
 
 needs_sandbox() {
@@ -73,7 +80,7 @@ run_lane() {
   return "$rc"
 }
 
-rm -f "$OUT"/lane-*.log "$OUT"/lane-*.result "$OUT/.sandbox-up" "$OUT/.sandbox-failed"
+rm -f "$OUT"/lane-*.log "$OUT"/lane-*.result "$OUT/.sandbox-up" "$OUT/.sandbox-failed" "$OUT/sandbox-up.log"
 pids=()
 if needs_sandbox; then
   trap 'sandboxes down >/dev/null 2>&1' EXIT
@@ -87,20 +94,24 @@ for lane in "${LANES[@]}"; do
   pids+=($!)
 done
 if needs_sandbox; then
-  if ! sandboxes up >"$OUT/sandbox-up.log" 2>&1; then
-    touch "$OUT/.sandbox-failed"
-    tail -n 40 "$OUT/sandbox-up.log"
-    echo "test: the test sandboxes did not come up (tests/output/sandbox-up.log)"
-    wait
-    exit 1
-  fi
-  touch "$OUT/.sandbox-up"
-  for lane in "${LANES[@]}"; do
-    [ "$lane" = static ] && continue
-    echo "test: lane $lane started ($(elapsed) s)"
-    run_lane "$lane" &
-    pids+=($!)
+  for entry in rollout:ROLLOUT_SANDBOX fleet:TEST_SANDBOX static:STATIC_SANDBOX; do
+    lane=${entry%%:*}
+    declare -n settings="${entry#*:}"
+    if ! env "${settings[@]}" bash sandbox/sandbox.sh up >>"$OUT/sandbox-up.log" 2>&1; then
+      touch "$OUT/.sandbox-failed"
+      tail -n 40 "$OUT/sandbox-up.log"
+      echo "test: the test sandboxes did not come up (tests/output/sandbox-up.log)"
+      wait
+      exit 1
+    fi
+    unset -n settings
+    if [ "$lane" != static ] && wants_lane "$lane"; then
+      echo "test: lane $lane started ($(elapsed) s)"
+      run_lane "$lane" &
+      pids+=($!)
+    fi
   done
+  touch "$OUT/.sandbox-up"
 fi
 
 failed=0

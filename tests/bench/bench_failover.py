@@ -18,10 +18,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -29,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "loadgen"))
 
 from sdk_load import WEATHER, SdkLoad, Workload, synthesize_wav  # noqa: E402
+from vip_probe import VipProber, vip_holder  # noqa: E402
 
 STATE = Path(os.environ.get("SANDBOX_STATE", ROOT / ".sandbox"))
 
@@ -53,50 +52,6 @@ def playbook(*args):
         raise SystemExit("ansible-playbook %s failed:\n%s" % (" ".join(args), run.stdout[-3000:]))
 
 
-def holder(lbs, vip):
-    for lb in lbs:
-        addresses = sh("docker", "exec", lb, "ip", "-4", "-o", "addr", "show", "dev", "eth0", check=False).stdout
-        if " %s/" % vip in addresses:
-            return lb
-    return None
-
-
-class Prober(threading.Thread):
-    """A new connection and GET /ready through the VIP every 50 ms; remembers each probe's time and outcome."""
-
-    def __init__(self, vip, port):
-        super().__init__(daemon=True)
-        self.address = (vip, port)
-        self.probes = []
-        self.done = threading.Event()
-
-    def probe(self):
-        try:
-            with socket.create_connection(self.address, timeout=0.5) as client:
-                client.settimeout(0.5)
-                client.sendall(b"GET /ready HTTP/1.0\r\n\r\n")
-                return client.recv(64).startswith(b"HTTP/1.0 200")
-        except OSError:
-            return False
-
-    def run(self):
-        while not self.done.is_set():
-            self.probes.append((time.monotonic(), self.probe()))
-            self.done.wait(0.05)
-
-    def outage(self, since):
-        """The longest run of failed probes after `since`, in seconds."""
-        longest, start = 0.0, None
-        for moment, ok in self.probes:
-            if moment < since:
-                continue
-            if not ok and start is None:
-                start = moment
-            elif ok and start is not None:
-                longest, start = max(longest, moment - start), None
-        return round(longest, 2)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=2, help="closed-loop clients per workload")
@@ -112,8 +67,7 @@ def main():
     tts = next(entry for entry in services.values() if entry["kind"] == "neural-text-to-speech")
     stt = next(entry for entry in services.values() if entry["kind"] == "speech-to-text")
     audio = synthesize_wav(tts["url"], "en-US-AriaNeural", WEATHER, Path("/tmp") / "speechops-failover.wav")
-    prober = Prober(vip, int(tts["url"].rsplit(":", 1)[1]))
-    prober.start()
+    prober = VipProber(vip, int(tts["url"].rsplit(":", 1)[1])).start()
     load = SdkLoad([Workload("tts", kind="tts_rest", url=tts["url"], clients=args.clients),
                     Workload("stt", kind="stt_once", url=stt["url"], clients=args.clients, audio=str(audio))]).start()
     if not load.wait_ready(60):
@@ -121,14 +75,14 @@ def main():
 
     def event(name, act, restore):
         before = load.report()["totals"]
-        first = holder(lbs, vip)
-        began = time.monotonic()
+        first = vip_holder(lbs, vip)
+        began = time.time()
         act(first)
         time.sleep(args.settle)
         after = load.report()["totals"]
         print("failover event=%s seconds_without_service=%s failed=%d sent=%d holder_before=%s holder_after=%s"
               % (name, prober.outage(began), after["failed"] - before["failed"], after["sent"] - before["sent"],
-                 first, holder(lbs, vip)), flush=True)
+                 first, vip_holder(lbs, vip)), flush=True)
         restore(first)
         time.sleep(3)
 
@@ -150,7 +104,7 @@ def main():
               bring_back)
     finally:
         report = load.stop()
-        prober.done.set()
+        prober.stop()
         print("failover totals sent=%d failed=%d by_reason=%s" % (
             report["totals"]["sent"], report["totals"]["failed"],
             {name: w["failed_by_reason"] for name, w in report["workloads"].items()}), flush=True)
