@@ -2,29 +2,34 @@
 # Copyright: (c) 2026, speechops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Fleet benchmark: wall time of site.yml and rollout.yml on a sandbox fleet, against a shell baseline.
+"""Fleet benchmark: site.yml and its peer, the playbook an operator writes with community.docker, side by side.
 
-For each fleet size (3 and 6 speech hosts and one load balancer by default) it builds a bench sandbox
-(`speechops-bench-*`, 172.31.215.0/24; images come from its registry), then times:
+For each fleet size (3, 6 and 12 speech hosts and one load balancer by default; the sandbox's services with
+their replicas scaled to the fleet, 6 containers per 3 hosts) it builds a bench sandbox (`speechops-bench-*`,
+172.31.215.0/24; images from its registry) and times, first with this collection:
 
-  (a) converge  site.yml on new hosts: Docker, GStreamer, HAProxy and every container
-  (b) no-op     site.yml again, nothing to change (best of --noop-runs; the recap must say changed=0)
-  (c) rollout   rollout.yml with one service (tts-aria, 2 replicas) moved to another version
+  converge  site.yml on new hosts: Docker, GStreamer, HAProxy and every container
+  noop      site.yml again, nothing to change (best of --noop-runs; the recap must say changed=0)
+  rollout   playbooks/rollout.yml with one service (tts-aria) moved to another version
+  rotation  playbooks/rotate_keys.yml to the secondary key
 
-and the same container work done by tests/bench/baseline.sh with docker commands (docker exec into
-the hosts, every host in parallel): the physical floor. (a)'s floor covers the containers only (pull,
-run, wait for /ready), not the installs. Also times tests/bench/ansible_floor.yml, one ping per host:
-what any playbook that looks at its hosts costs. Prints one table with the ratios and the per-host cost
-of the no-op run as the fleet grows. Targets: (b) on 3 hosts under 30 s and within 3x its floor.
+then, on a new sandbox of the same size, the same four runs of tests/bench/peer/site.yml (the placement given
+as the plan site.yml wrote). The peer's end state after its converge must match ours (tests/bench/fleet_state.py:
+the containers, the Docker daemon, the load balancers' frontends and servers), or the benchmark fails.
+floor_s is tests/bench/ansible_floor.yml, one ping per host: what any playbook that looks at its hosts costs.
 
-Usage: python tests/bench/bench_fleet.py [--hosts 3,6] [--noop-runs 2] [--json FILE] [--keep]
-Needs `make setup` and a Docker engine (sandbox/engine.sh); removes its sandbox afterwards.
+Prints one line per size and run, `fleet hosts=H run=R ours_s=… peer_s=… floor_s=… ours/peer=… ours/floor=…`,
+then the scaling of each run from the first size to the others.
+
+Usage: python tests/bench/bench_fleet.py [--hosts 3,6,12] [--noop-runs 2] [--json FILE] [--keep]
+Needs `make setup` and a Docker engine (sandbox/engine.sh); removes its sandbox afterwards. About an hour.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import subprocess
@@ -35,20 +40,26 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fleet_state import differences, fleet_state  # noqa: E402  pylint: disable=wrong-import-position
+
 PROJECT = Path(__file__).resolve().parents[2]
-BASELINE = PROJECT / "tests" / "bench" / "baseline.sh"
+PEER = PROJECT / "tests" / "bench" / "peer" / "site.yml"
 ANSIBLE_FLOOR = PROJECT / "tests" / "bench" / "ansible_floor.yml"
 SANDBOX_GROUP_VARS = PROJECT / "inventories" / "sandbox" / "group_vars"
 PREFIX = "speechops-bench"
 SANDBOX_ENV = {
     "SANDBOX_PREFIX": PREFIX,
+    "SANDBOX_NETWORK": PREFIX + "-net",
     "SANDBOX_SUBNET": "172.31.215.0/24",
     "REGISTRY_LOCAL_PORT": "127.0.0.1:5445",
     "SANDBOX_BILLING": "http://172.31.215.3:5001/",
     "SANDBOX_LBS": "1",
 }
+BASE_HOSTS = 3  # the sandbox's services.yml is sized for 3 hosts
 ROLLOUT_SERVICE = "tts-aria"
-ROLLOUT_VERSIONS = ("4.1.0", "4.0.0")  # the sandbox's version, and the one rollout.yml moves to (the emulator's 4.2.0 never gets ready)
+ROLLOUT_VERSION = "4.0.0"  # the sandbox runs 4.1.0 (the emulator's 4.2.0 never gets ready)
+RUNS = ("converge", "noop", "rollout", "rotation")
 INVENTORY_PLUGIN = {
     "plugin": "community.docker.docker_containers",
     "connection_type": "docker-cli",
@@ -83,6 +94,7 @@ def timed(command, env, what):
         log.write_text(result.stdout + result.stderr)
         sys.stderr.write(result.stdout[-3000:] + result.stderr[-3000:])
         raise SystemExit("bench: %s failed (rc %d); its whole output is in %s" % (what, result.returncode, log))
+    print("bench: %s %.1f s" % (what, seconds), flush=True)
     return seconds, result.stdout
 
 
@@ -91,107 +103,119 @@ def sandbox(action, env):
                    stdout=subprocess.DEVNULL)
 
 
-def speech_hosts(hosts):
-    return ["%s-host%d" % (PREFIX, number) for number in range(1, hosts + 1)]
+def scaled_services(hosts, version=None):
+    services = yaml.safe_load((SANDBOX_GROUP_VARS / "all" / "services.yml").read_text())["speech_services"]
+    for service in services:
+        service["replicas"] = max(1, math.ceil(service["replicas"] * hosts / BASE_HOSTS))
+        if version and service["name"] == ROLLOUT_SERVICE:
+            service["version"] = version
+    return {"speech_services": services}
 
 
-def run_playbook(inventory, artifacts, playbook, env, what, extra_vars_file=None):
-    command = ["ansible-playbook", "-i", str(inventory), "-e", "speech_artifacts_dir=%s" % artifacts]
-    if extra_vars_file:
-        command += ["-e", "@%s" % extra_vars_file]
-    return timed(command + [playbook], env, what)
+class Bench:
+    """One fleet size: its sandbox, inventory and extra-vars files."""
 
+    def __init__(self, hosts, workdir):
+        self.hosts = hosts
+        self.env = environment(SANDBOX_HOSTS=str(hosts))
+        self.workdir = workdir / ("fleet-%d" % hosts)
+        self.inventory = self.workdir / "inventory"
+        self.inventory.mkdir(parents=True)
+        (self.inventory / "group_vars").symlink_to(SANDBOX_GROUP_VARS)
+        (self.inventory / "bench.docker.yml").write_text(yaml.safe_dump(INVENTORY_PLUGIN, sort_keys=False))
+        self.artifacts = self.workdir / "artifacts"
+        self.speech_hosts = ["%s-host%d" % (PREFIX, number) for number in range(1, hosts + 1)]
+        self.load_balancers = ["%s-lb1" % PREFIX]
 
-def changed_hosts(output):
-    return sorted(host for host, changed in RECAP.findall(output) if int(changed))
+    def extra_vars(self, name, content):
+        path = self.workdir / name
+        path.write_text(json.dumps(content))
+        return "@%s" % path
 
+    def playbook(self, playbook, what, *extra_vars):
+        command = ["ansible-playbook", "-i", str(self.inventory), "-e", "speech_artifacts_dir=%s" % self.artifacts]
+        for extra in extra_vars:
+            command += ["-e", extra]
+        return timed(command + [str(playbook)], self.env, "hosts=%d %s" % (self.hosts, what))
 
-def note(result, key):
-    print("bench: hosts=%d %s=%.1f s" % (result["hosts"], key, result[key]), flush=True)
+    def noop(self, playbook, runs, who, *extra_vars):
+        seconds = []
+        for number in range(runs):
+            run_seconds, output = self.playbook(playbook, "%s no-op %d" % (who, number + 1), *extra_vars)
+            changed = sorted(host for host, count in RECAP.findall(output) if int(count))
+            if changed:
+                raise SystemExit("bench: %s's no-op changed %s" % (who, ", ".join(changed)))
+            seconds.append(run_seconds)
+        return min(seconds)
+
+    def fresh_sandbox(self):
+        sandbox("down", self.env)
+        sandbox("up", self.env)
+
+    def ours(self, noop_runs):
+        services = self.extra_vars("services.json", scaled_services(self.hosts))
+        rolled = self.extra_vars("services-rolled.json", scaled_services(self.hosts, ROLLOUT_VERSION))
+        self.fresh_sandbox()
+        times = {"converge": self.playbook("site.yml", "ours converge", services)[0]}
+        state = fleet_state(self.speech_hosts, self.load_balancers)
+        times["noop"] = self.noop("site.yml", noop_runs, "ours", services)
+        times["floor"] = min(self.playbook(ANSIBLE_FLOOR, "ansible floor")[0] for run in range(noop_runs))
+        times["rollout"] = self.playbook("playbooks/rollout.yml", "ours rollout", rolled)[0]
+        times["rotation"] = self.playbook("playbooks/rotate_keys.yml", "ours rotation", rolled,
+                                          "speech_api_key_in_use=secondary")[0]
+        plan = json.loads((self.artifacts / "speech-plan.json").read_text())
+        return times, state, plan
+
+    def peer(self, plan, noop_runs):
+        planned = self.extra_vars("peer-plan.json", {"peer_plan": plan})
+        for host in plan["hosts"].values():
+            for container in host["containers"]:
+                if container["service"] == ROLLOUT_SERVICE:
+                    container["image"] = re.sub(r":\d+\.\d+\.\d+-", ":%s-" % ROLLOUT_VERSION, container["image"])
+        rolled = self.extra_vars("peer-plan-rolled.json", {"peer_plan": plan})
+        self.fresh_sandbox()
+        times = {"converge": self.playbook(PEER, "peer converge", planned)[0]}
+        state = fleet_state(self.speech_hosts, self.load_balancers)
+        times["noop"] = self.noop(PEER, noop_runs, "peer", planned)
+        times["rollout"] = self.playbook(PEER, "peer rollout", rolled)[0]
+        times["rotation"] = self.playbook(PEER, "peer rotation", rolled, "peer_key=secondary")[0]
+        return times, state
 
 
 def bench_fleet(hosts, noop_runs, workdir):
-    env = environment(SANDBOX_HOSTS=str(hosts))
-    inventory = workdir / ("inventory-%d" % hosts)
-    inventory.mkdir()
-    (inventory / "group_vars").symlink_to(SANDBOX_GROUP_VARS)
-    (inventory / "bench.docker.yml").write_text(yaml.safe_dump(INVENTORY_PLUGIN, sort_keys=False))
-    artifacts = workdir / ("artifacts-%d" % hosts)
-    names = speech_hosts(hosts)
-    result = {"hosts": hosts}
+    bench = Bench(hosts, workdir)
+    ours, our_state, plan = bench.ours(noop_runs)
+    peer, peer_state = bench.peer(plan, noop_runs)
+    mismatches = differences(our_state, peer_state)
+    if mismatches:
+        raise SystemExit("bench: the peer's end state differs from site.yml's:\n  " + "\n  ".join(mismatches[:40]))
+    containers = sum(len(host["containers"]) for host in our_state["speech_hosts"].values())
+    print("bench: hosts=%d the peer's end state matches ours (%d containers)" % (hosts, containers), flush=True)
+    return {"hosts": hosts, "containers": containers, "ours": ours, "peer": peer}
 
-    sandbox("down", env)
-    sandbox("up", env)
-    result["converge"] = run_playbook(inventory, artifacts, "site.yml", env, "site.yml (first converge)")[0]
-    note(result, "converge")
-    noops = []
-    for number in range(noop_runs):
-        seconds, output = run_playbook(inventory, artifacts, "site.yml", env, "site.yml (no-op %d)" % (number + 1))
-        if changed_hosts(output):
-            raise SystemExit("bench: the no-op site.yml changed %s" % ", ".join(changed_hosts(output)))
-        noops.append(seconds)
-    result["noop"] = min(noops)
-    note(result, "noop")
-    result["ansible_floor"] = min(run_playbook(inventory, artifacts, str(ANSIBLE_FLOOR), env, "ansible floor")[0]
-                                  for run in range(noop_runs))
-    note(result, "ansible_floor")
 
-    services = yaml.safe_load((SANDBOX_GROUP_VARS / "all" / "services.yml").read_text())["speech_services"]
-    for service in services:
-        if service["name"] == ROLLOUT_SERVICE:
-            service["version"] = ROLLOUT_VERSIONS[1]
-    extra_vars = workdir / ("rollout-%d.yml" % hosts)
-    extra_vars.write_text(yaml.safe_dump({"speech_services": services}))
-    result["rollout"] = run_playbook(inventory, artifacts, "playbooks/rollout.yml", env, "rollout.yml",
-                                     extra_vars_file=extra_vars)[0]
-    note(result, "rollout")
-
-    baseline = ["bash", str(BASELINE)]
-    result["noop_floor"] = min(timed(baseline + ["noop"] + names, env, "baseline noop")[0] for run in range(noop_runs))
-    note(result, "noop_floor")
-    plan = json.loads((artifacts / "speech-plan.json").read_text())
-    rolled = [container for host in plan["hosts"].values() for container in host["containers"]
-              if container["service"] == ROLLOUT_SERVICE]
-    back = rolled[0]["image"].replace(ROLLOUT_VERSIONS[1], ROLLOUT_VERSIONS[0])
-    rollout_hosts = [host for host in names if any(container["service"] == ROLLOUT_SERVICE
-                                                   for container in plan["hosts"][host]["containers"])]
-    result["rollout_floor"] = timed(baseline + ["rollout", ROLLOUT_SERVICE, back] + rollout_hosts, env,
-                                    "baseline rollout")[0]
-    note(result, "rollout_floor")
-
-    for host in names:  # the floor of a first converge starts without containers or images
-        subprocess.run(["docker", "exec", host, "sh", "-c",
-                        "docker rm -f $(docker ps -aq --filter name=^speech-) >/dev/null 2>&1;"
-                        " docker image prune -af >/dev/null"], check=True)
-    result["converge_floor"] = timed(baseline + ["converge"] + names, env, "baseline converge")[0]
-    note(result, "converge_floor")
-    return result
+def lines(result):
+    floor = result["ours"]["floor"]
+    for run in RUNS:
+        ours, peer = result["ours"][run], result["peer"][run]
+        yield ("fleet hosts=%d run=%s ours_s=%.1f peer_s=%.1f floor_s=%.1f ours/peer=%.2f ours/floor=%.1f"
+               % (result["hosts"], run, ours, peer, floor, ours / peer, ours / floor))
 
 
 def report(results):
-    lines = ["| hosts | run | ansible s | shell floor s | ratio |", "| --- | --- | --- | --- | --- |"]
-    for result in results:
-        for run in ("converge", "noop", "rollout"):
-            ansible, floor = result[run], result[run + "_floor"]
-            lines.append("| %d | %s | %.1f | %.1f | %.1fx |" % (result["hosts"], run, ansible, floor, ansible / floor))
-    for result in results:
-        lines.append("ansible-playbook with one ping per host, %d hosts: %.1f s (the no-op is %.1fx that)" % (
-            result["hosts"], result["ansible_floor"], result["noop"] / result["ansible_floor"]))
-    for result in results:
-        lines.append("no-op per host, %d hosts: %.1f s (floor %.1f s)" % (
-            result["hosts"], result["noop"] / result["hosts"], result["noop_floor"] / result["hosts"]))
-    if len(results) > 1:
-        first, last = results[0], results[-1]
-        added = last["hosts"] - first["hosts"]
-        lines.append("no-op cost of each host added from %d to %d: %.1f s (floor %.1f s)" % (
-            first["hosts"], last["hosts"], (last["noop"] - first["noop"]) / added,
-            (last["noop_floor"] - first["noop_floor"]) / added))
-    return "\n".join(lines)
+    out = [line for result in results for line in lines(result)]
+    first = results[0]
+    for result in results[1:]:
+        for run in RUNS:
+            out.append("scaling run=%s hosts=%d/%d ours=%.2fx peer=%.2fx" % (
+                run, result["hosts"], first["hosts"], result["ours"][run] / first["ours"][run],
+                result["peer"][run] / first["peer"][run]))
+    return "\n".join(out)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hosts", default="3,6", help="fleet sizes, comma-separated (default 3,6)")
+    parser.add_argument("--hosts", default="3,6,12", help="fleet sizes, comma-separated (default 3,6,12)")
     parser.add_argument("--noop-runs", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--keep", action="store_true", help="leave the last bench sandbox running")
