@@ -2,7 +2,7 @@
 # Copyright: (c) 2026, speechops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filters speech_container_spec and speech_config_files. Docs: their .yml files; logic: module_utils/container_spec.py."""
+"""Filters speech_container_spec, speech_config_files and speech_run_hash. Docs: their .yml files; logic: module_utils/container_spec.py."""
 
 from __future__ import annotations
 
@@ -49,6 +49,19 @@ def speech_config_files(specs, secrets, config_dir="/etc/speechops", data_dir="/
         raise AnsibleFilterError("speech_config_files: {0}".format(exc)) from None
 
 
+def speech_run_hash(specs, secrets, run_options=None):
+    """run specs | speechops.speech.speech_run_hash(secrets, run_options) -> the specs, each labelled with its run hash."""
+    if not isinstance(specs, list) or not all(isinstance(spec, Mapping) and "env_file" in spec for spec in specs):
+        raise AnsibleFilterError("speech_run_hash expects a list of run specs (from speech_container_spec)")
+    if not isinstance(secrets, Mapping):
+        raise AnsibleFilterError("speech_run_hash expects the secrets as a mapping of setting name to value")
+    try:
+        return container_spec.with_run_hash([dict(spec) for spec in specs], dict(secrets.items()), dict((run_options or {}).items()))
+    except container_spec.SpecError as exc:
+        raise AnsibleFilterError("speech_run_hash: {0}".format(exc)) from None
+
+
 class FilterModule:
     def filters(self):
-        return {"speech_container_spec": speech_container_spec, "speech_config_files": speech_config_files}
+        return {"speech_container_spec": speech_container_spec, "speech_config_files": speech_config_files,
+                "speech_run_hash": speech_run_hash}

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
 
 from ansible_collections.speechops.speech.plugins.module_utils import catalog
@@ -44,6 +45,9 @@ DEFAULT_OPTIONS = {
     "api_key_name": None,  # which of the resource's two keys the env file holds (primary/secondary), never the key
 }
 API_KEY_LABEL = "speechops.api_key"
+RUN_HASH_LABEL = "speechops.run_hash"
+# what docker_container creates a container from (roles/speech_containers/tasks/run.yml), besides the env file
+RUN_HASH_FIELDS = ("name", "image", "published_ports", "cpus", "memory", "mounts", "labels")
 # Environment names of the settings the role writes; ":" nests, "__" in environment names (contract 4.1).
 SECRET_API_KEY = "ApiKey"
 SECRET_PROXY_CREDS = "HTTP_PROXY_CREDS"
@@ -265,6 +269,28 @@ def env_file_content(spec, secrets):
         if "\n" in line or "\r" in line:
             raise SpecError("{0}: a setting holds a line break: {1}".format(spec["name"], line.split("=", 1)[0]))
     return ENV_FILE_HEADER + "\n".join(lines) + "\n"
+
+
+def run_hash(spec, secrets, run_options):
+    """SHA-256 of everything a container is created from: the run spec's docker arguments, its env file's content
+    (hashed first, the label must not let anyone check a guess at one setting) and the role's run options (restart
+    policy, logging). A container whose label RUN_HASH_LABEL holds it, runs the image it names, and has not been
+    `docker update`d since is what docker_container would leave as it is."""
+    basis = dict((field, spec[field]) for field in RUN_HASH_FIELDS)
+    basis["labels"] = dict((key, value) for key, value in spec["labels"].items() if key != RUN_HASH_LABEL)
+    basis["env_file"] = hashlib.sha256(env_file_content(spec, secrets).encode("utf-8")).hexdigest()
+    basis["run_options"] = run_options
+    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def with_run_hash(specs, secrets, run_options):
+    """The run specs, each with RUN_HASH_LABEL among its labels."""
+    hashed = []
+    for spec in specs:
+        spec = dict(spec, labels=dict(spec["labels"]))
+        spec["labels"][RUN_HASH_LABEL] = run_hash(spec, secrets, run_options)
+        hashed.append(spec)
+    return hashed
 
 
 def description_content(spec):

@@ -13,9 +13,13 @@ raises on a missing or garbled file: the fact it would have produced becomes Non
 from __future__ import annotations
 
 import glob
+import grp
+import hashlib
 import json
 import os
+import pwd
 import re
+import stat
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
 DEFAULT_DOCKER_DATA_ROOT = "/var/lib/docker"
@@ -28,7 +32,7 @@ ROLE_PACKAGES = (
     "gstreamer1.0-plugins-ugly", "gstreamer1.0-libav", "gstreamer1.0-tools",
     "gstreamer1", "gstreamer1-plugins-base", "gstreamer1-plugins-good", "gstreamer1-plugins-bad-free",
     "gstreamer1-plugins-ugly-free", "gstreamer1-plugins-base-tools",
-    "haproxy", "python3-cryptography",
+    "haproxy", "python3-cryptography", "keepalived", "nftables",
 )
 
 MIB = 1024 * 1024
@@ -492,23 +496,36 @@ OS_FAMILIES = {
 }
 
 
-def parse_image_list(output: Optional[str]) -> Optional[List[str]]:
-    """References of the images on a host, from `docker image ls --digests --format` lines of
-    "repository<TAB>tag<TAB>digest": each "repository:tag" and "repository@digest", sorted. None when Docker
-    did not answer (unknown, not "no images")."""
-    if output is None:
-        return None
-    references = set()
+def _image_lines(output: str):
+    """(references, image id) of each line "repository<TAB>tag<TAB>digest[<TAB>id]" of `docker image ls --format`."""
     for line in output.splitlines():
         fields = line.split("\t")
-        if len(fields) != 3 or fields[0] == "<none>":
+        if len(fields) not in (3, 4) or fields[0] == "<none>":
             continue
-        repository, tag, digest = fields
+        repository, tag, digest = fields[:3]
+        references = []
         if tag != "<none>":
-            references.add("%s:%s" % (repository, tag))
+            references.append("%s:%s" % (repository, tag))
         if digest != "<none>":
-            references.add("%s@%s" % (repository, digest))
-    return sorted(references)
+            references.append("%s@%s" % (repository, digest))
+        yield references, (fields[3] if len(fields) == 4 else None)
+
+
+def parse_image_list(output: Optional[str]) -> Optional[List[str]]:
+    """References of the images on a host, from `docker image ls --digests --format` lines of
+    "repository<TAB>tag<TAB>digest" (and the image id): each "repository:tag" and "repository@digest", sorted.
+    None when Docker did not answer (unknown, not "no images")."""
+    if output is None:
+        return None
+    return sorted(set(reference for references, dummy_id in _image_lines(output) for reference in references))
+
+
+def parse_image_ids(output: Optional[str]) -> Optional[Dict[str, str]]:
+    """{reference: image id} from the same lines with the id (`{{.ID}}` with --no-trunc) as a fourth field."""
+    if output is None:
+        return None
+    return dict((reference, image_id) for references, image_id in _image_lines(output) if image_id
+                for reference in references)
 
 
 def parse_dpkg_status(text: Optional[str], names) -> Optional[Dict[str, str]]:
@@ -602,6 +619,7 @@ def managed_container(inspect: dict) -> Dict[str, object]:
         host_port = int(ours.get("host_port", ""))
     except ValueError:
         host_port = None
+    host_config = inspect.get("HostConfig") or {}
     return {
         "name": (inspect.get("Name") or "").lstrip("/"),
         "service": ours.get("service"),
@@ -609,8 +627,14 @@ def managed_container(inspect: dict) -> Dict[str, object]:
         "replica": ours.get("replica"),
         "image": ours.get("image"),
         "plan_hash": ours.get("plan_hash"),
+        "run_hash": ours.get("run_hash"),
         "host_port": host_port,
         "running": bool((inspect.get("State") or {}).get("Running")),
+        # what `docker update` can change without a new container, and the image it was created from
+        "image_id": inspect.get("Image"),
+        "cpus": (host_config.get("NanoCpus") or 0) / 1e9 or None,
+        "memory_mb": (host_config.get("Memory") or 0) // MIB or None,
+        "restart_policy": (host_config.get("RestartPolicy") or {}).get("Name") or None,
     }
 
 
@@ -631,6 +655,67 @@ def container_facts(inspect_output: Optional[str], listening: List[int]) -> Dict
             others.update(published_host_ports(inspect))
     containers.sort(key=lambda container: container["name"])
     return {"containers": containers, "ports_in_use": sorted((set(listening) | others) - ours)}
+
+
+# --- the collection's files, for the roles' drift checks ---------------------------------------------
+
+MAX_TREE_ENTRIES = 5000
+
+
+def _name_of(lookup, number):
+    try:
+        return lookup(number)[0]
+    except KeyError:
+        return str(number)
+
+
+def _file_entry(path: str, status, checksums: bool) -> Dict[str, object]:
+    kind = "directory" if stat.S_ISDIR(status.st_mode) else "file" if stat.S_ISREG(status.st_mode) else "other"
+    entry = {"type": kind, "mode": "%04o" % stat.S_IMODE(status.st_mode), "uid": status.st_uid, "gid": status.st_gid,
+             "owner": _name_of(pwd.getpwuid, status.st_uid), "group": _name_of(grp.getgrgid, status.st_gid)}
+    if kind == "file" and checksums:
+        digest = hashlib.sha256()
+        try:
+            with open(path, "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 16), b""):
+                    digest.update(block)
+            entry["sha256"] = digest.hexdigest()
+        except OSError:
+            entry["sha256"] = None
+    return entry
+
+
+def tree_facts(trees) -> Dict[str, object]:
+    """Owner, group, mode (and a file's SHA-256 where the tree asks for checksums) of each path of ``trees``
+    ([{path, depth, checksums}]) and what lies under it down to ``depth`` levels, symbolic links not followed;
+    and the trees as read, each "complete" unless MAX_TREE_ENTRIES cut it short. What the roles' drift checks
+    compare with the files they would write (module_utils/drift.py)."""
+    files: Dict[str, Dict[str, object]] = {}
+    read = []
+    for tree in trees or []:
+        root, depth = os.path.normpath(tree["path"]), int(tree.get("depth") or 0)
+        checksums = tree.get("checksums", True) is not False
+        complete = True
+        pending = [(root, 0)]
+        while pending:
+            path, level = pending.pop()
+            if len(files) >= MAX_TREE_ENTRIES:
+                complete = False
+                break
+            try:
+                status = os.lstat(path)
+            except OSError:
+                continue
+            files[path] = _file_entry(path, status, checksums)
+            if stat.S_ISDIR(status.st_mode) and level < depth:
+                try:
+                    names = sorted(os.listdir(path))
+                except OSError:
+                    complete = False
+                    continue
+                pending.extend((os.path.join(path, name), level + 1) for name in names)
+        read.append({"path": root, "depth": depth, "checksums": checksums, "complete": complete})
+    return {"files": files, "file_trees": read, "file_user": {"uid": os.geteuid(), "gid": os.getegid()}}
 
 
 def affinity_cpu_count() -> Optional[int]:

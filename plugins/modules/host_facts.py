@@ -43,6 +43,27 @@ options:
       - When not set, C(docker) and C(haproxy), which the roles start only when they are not active and enabled.
     type: list
     elements: str
+  trees:
+    description:
+      - Folders and files whose owner, group and mode (and a file's SHA-256) RV(ansible_facts.speech_host.files) reports,
+        with what lies under a folder down to O(trees[].depth) levels. The roles compare them with the files they
+        would write, and skip the write (a remote call) when nothing differs.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path:
+        description: Absolute path of the folder or file.
+        type: path
+        required: true
+      depth:
+        description: How many levels under O(trees[].path) to read; V(0) reads the path alone.
+        type: int
+        default: 0
+      checksums:
+        description: Whether to read the SHA-256 of each file (V(false) for folders of models and logs).
+        type: bool
+        default: true
 extends_documentation_fragment:
   - speechops.speech.attributes
   - speechops.speech.attributes.facts
@@ -234,6 +255,61 @@ ansible_facts:
           type: list
           elements: str
           sample: [registry.example.com/azure-cognitive-services/speechservices/speech-to-text:5.1.0-amd64-en-us]
+        image_ids:
+          description:
+            - The image id (C(sha256:...)) of each reference of RV(ansible_facts.speech_host.images).
+            - V(null) when Docker is absent or does not answer.
+          returned: always
+          type: dict
+          sample: {"registry.example.com/azure-cognitive-services/speechservices/speech-to-text:5.1.0-amd64-en-us": "sha256:4f2a..."}
+        files:
+          description:
+            - Each path read for O(trees) that exists, with its C(type) (V(file), V(directory) or V(other)), C(mode)
+              (C("0600")), C(uid), C(gid), C(owner), C(group), and a file's C(sha256) where its tree asks for checksums.
+            - A checksum says whether a file differs from what a role would write, as M(ansible.builtin.stat) does; it
+              does not give back a file's content.
+          returned: always
+          type: dict
+          sample: {/etc/docker/daemon.json: {type: file, mode: "0644", uid: 0, gid: 0, owner: root, group: root, sha256: 9f86d0...}}
+        file_trees:
+          description: The trees of O(trees) as read.
+          returned: always
+          type: list
+          elements: dict
+          contains:
+            path:
+              description: The tree's path.
+              returned: always
+              type: str
+              sample: /etc/docker
+            depth:
+              description: Levels read under it.
+              returned: always
+              type: int
+              sample: 3
+            checksums:
+              description: Whether its files' SHA-256 were read.
+              returned: always
+              type: bool
+            complete:
+              description: False when the tree held too many entries to list (5,000 in all).
+              returned: always
+              type: bool
+        file_user:
+          description: The user the module ran as, the owner of a file written without an owner.
+          returned: always
+          type: dict
+          contains:
+            uid:
+              description: Effective user id.
+              returned: always
+              type: int
+              sample: 0
+            gid:
+              description: Effective group id.
+              returned: always
+              type: int
+              sample: 0
         units:
           description:
             - For each unit of O(units), whether it is active (C(systemctl is-active)) and enabled at boot
@@ -287,6 +363,27 @@ ansible_facts:
               description: Value of the C(speechops.plan_hash) label.
               returned: always
               type: str
+            run_hash:
+              description: Value of the C(speechops.run_hash) label, the digest of everything the container was created from.
+              returned: always
+              type: str
+            image_id:
+              description: Id of the image the container was created from.
+              returned: always
+              type: str
+            cpus:
+              description: Its CPU limit in cores, null when it has none.
+              returned: always
+              type: float
+            memory_mb:
+              description: Its memory limit in MiB, null when it has none.
+              returned: always
+              type: int
+            restart_policy:
+              description: Its restart policy's name.
+              returned: always
+              type: str
+              sample: unless-stopped
             host_port:
               description: Value of the C(speechops.host_port) label, or null when it is not a number.
               returned: always
@@ -370,10 +467,12 @@ from ansible_collections.speechops.speech.plugins.module_utils.host_facts import
     parse_dockerd_version,
     parse_dpkg_status,
     parse_gstreamer_version,
+    parse_image_ids,
     parse_image_list,
     parse_rpm_query,
     read_text,
     summary,
+    tree_facts,
 )
 
 COMMAND_TIMEOUT_SECONDS = 30
@@ -420,13 +519,13 @@ def inspect_all_containers(module, docker_facts_):
     return command_output(module, bounded(module, [docker, "inspect"] + ids))
 
 
-def image_references(module, docker_facts_):
-    """Every image on the host as repository:tag and repository@digest; None when Docker does not answer."""
+def image_list(module, docker_facts_):
+    """`docker image ls` lines of repository, tag, digest and full image id; None when Docker does not answer."""
     docker = module.get_bin_path("docker")
     if not (docker and docker_facts_["running"]):
         return None
-    return parse_image_list(command_output(module, bounded(module, [
-        docker, "image", "ls", "--digests", "--format", "{{.Repository}}\t{{.Tag}}\t{{.Digest}}"])))
+    return command_output(module, bounded(module, [
+        docker, "image", "ls", "--digests", "--no-trunc", "--format", "{{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}"]))
 
 
 def package_versions(module, names):
@@ -480,23 +579,31 @@ def main():
             docker_data_root=dict(type="path"),
             packages=dict(type="list", elements="str"),
             units=dict(type="list", elements="str"),
+            trees=dict(type="list", elements="dict", default=[], options=dict(
+                path=dict(type="path", required=True),
+                depth=dict(type="int", default=0),
+                checksums=dict(type="bool", default=True),
+            )),
         ),
         supports_check_mode=True,
     )
 
     facts = gather_host_facts(allowed_cpus=affinity_cpu_count(), data_root=module.params["docker_data_root"])
     docker = docker_facts(module)
+    images = image_list(module, docker)
     facts.update(
         architecture=platform.machine() or None,
         docker=docker,
         gstreamer=gstreamer_facts(module),
-        images=image_references(module, docker),
+        images=parse_image_list(images),
+        image_ids=parse_image_ids(images),
         packages=package_versions(module, module.params["packages"] or ROLE_PACKAGES),
         units=unit_states(module, module.params["units"] or ["docker", "haproxy"]),
         primary_ipv4=primary_ipv4(),
         python_version=platform.python_version(),
     )
     facts.update(container_facts(inspect_all_containers(module, docker), listening_ports()))
+    facts.update(tree_facts(module.params["trees"]))
     facts["summary"] = summary(facts)
     # what Docker and the host report (a proxy URL, a container's label) could hold a URL's password or a key
     module.exit_json(changed=False, ansible_facts=dict(speech_host=scrub(facts)))

@@ -13,7 +13,8 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.speechops.speech.plugins.filter import container as container_filter
-from ansible_collections.speechops.speech.plugins.filter.container import FilterModule, speech_config_files, speech_container_spec
+from ansible_collections.speechops.speech.plugins.filter.container import (
+    FilterModule, speech_config_files, speech_container_spec, speech_run_hash)
 from ansible_collections.speechops.speech.plugins.module_utils.container_spec import SECRET_SETTINGS, env_file_content
 
 CONTAINER = {"name": "speech-lid-1", "service": "lid", "kind": "language-detection", "image": "r/lid:1", "host_port": 5100,
@@ -21,11 +22,12 @@ CONTAINER = {"name": "speech-lid-1", "service": "lid", "kind": "language-detecti
 
 
 def test_filters_are_exposed_and_documented():
-    assert FilterModule().filters() == {"speech_container_spec": speech_container_spec, "speech_config_files": speech_config_files}
+    assert FilterModule().filters() == {"speech_container_spec": speech_container_spec, "speech_config_files": speech_config_files,
+                                        "speech_run_hash": speech_run_hash}
     docs = yaml.safe_load((Path(container_filter.__file__).parent / "speech_container_spec.yml").read_text())
     assert docs["DOCUMENTATION"]["name"] == "speech_container_spec"
     assert set(docs["DOCUMENTATION"]["options"]) >= {"_input", "billing_endpoint", "http_proxy", "disconnected", "license_dir"}
-    for name in ("speech_config_files",):
+    for name in ("speech_config_files", "speech_run_hash"):
         docs = yaml.safe_load((Path(container_filter.__file__).parent / (name + ".yml")).read_text())
         assert docs["DOCUMENTATION"]["name"] == name and "secrets" in docs["DOCUMENTATION"]["options"]
 
@@ -118,3 +120,13 @@ def test_truthy_secret_flags_become_booleans():
 def test_errors_name_the_input(container, options, message):
     with pytest.raises(AnsibleFilterError, match=message):
         speech_container_spec(container, **options)
+
+
+def test_run_hash_labels_each_spec_and_names_what_is_wrong():
+    spec = speech_container_spec(CONTAINER, billing_endpoint="https://x.cognitiveservices.azure.com/")
+    labelled = speech_run_hash([spec], {"ApiKey": "k" * 32}, {"restart_policy": "unless-stopped"})
+    assert set(labelled[0]["labels"]) == set(spec["labels"]) | {"speechops.run_hash"} and "k" * 32 not in repr(labelled)
+    with pytest.raises(AnsibleFilterError, match="ApiKey"):
+        speech_run_hash([spec], {}, {})
+    with pytest.raises(AnsibleFilterError, match="run specs"):
+        speech_run_hash([{"name": "x"}], {"ApiKey": "k"}, {})

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 from pathlib import Path
 
@@ -461,7 +462,8 @@ def test_container_facts_separates_ours_from_others():
     assert facts["containers"] == [{
         "name": "speech-stt-1", "service": "stt", "kind": "speech-to-text", "replica": "1",
         "image": "mcr.microsoft.com/azure-cognitive-services/speechservices/speech-to-text:5.1.0-amd64-en-us",
-        "plan_hash": "abc", "host_port": 5100, "running": False,
+        "plan_hash": "abc", "run_hash": None, "host_port": 5100, "running": False,
+        "image_id": None, "cpus": None, "memory_mb": None, "restart_policy": None,
     }]
     # Our own port is not "in use by something else"; the other container's binding is, even unpublished.
     assert facts["ports_in_use"] == [22, 5101]
@@ -531,9 +533,11 @@ def test_role_packages_cover_every_package_a_role_installs():
     installed = set(yaml.safe_load((roles / "loadbalancer" / "defaults" / "main.yml").read_text())["loadbalancer_packages"])
     for vars_file in roles.glob("*/vars/*.yml"):
         for name, value in (yaml.safe_load(vars_file.read_text()) or {}).items():
-            if name.endswith("_packages") and isinstance(value, (list, dict)):  # not the expressions combining them
+            if name.endswith("_packages") and isinstance(value, (list, dict)):
                 values = value.values() if isinstance(value, dict) else [value]
                 installed.update(package for group in values for package in group)
+            elif name.endswith("_packages") and isinstance(value, str):  # a list literal inside an expression
+                installed.update(re.findall(r"'([a-z0-9][a-z0-9.+-]*)'", "".join(re.findall(r"\[[^\]]*\]", value))))
     assert installed and installed <= set(hf.ROLE_PACKAGES), sorted(installed - set(hf.ROLE_PACKAGES))
 
 

@@ -126,7 +126,7 @@ def documented_keys(return_doc):
     return {key: documented_keys(spec["contains"]) if spec.get("contains") else None for key, spec in return_doc.items()}
 
 
-FREE_FORM = ("packages", "units")  # dicts keyed by package name, documented as a whole
+FREE_FORM = ("packages", "units", "image_ids", "files")  # dicts keyed by package, unit, reference or path, documented as a whole
 
 
 def returned_keys(value):
@@ -174,7 +174,7 @@ def test_no_secret_the_host_reports_goes_into_the_facts(run_module, tmp_path):
 
 
 def test_return_documentation_matches_the_result(run_module, tmp_path):
-    result, dummy_host = run_module({"docker_data_root": str(tmp_path)}, ALL_PROGRAMS)
+    result, dummy_host = run_module({"docker_data_root": str(tmp_path), "trees": [{"path": str(tmp_path)}]}, ALL_PROGRAMS)
     documented = documented_keys(yaml.safe_load(host_facts.RETURN))
     assert documented["ansible_facts"] == returned_keys(result["ansible_facts"])
 
