@@ -115,14 +115,18 @@ def test_the_docker_unit_must_also_be_wanted_started_and_enabled():
 
 def registry_checks():
     tasks = LOADER.load_from_file(str(ROLES / "docker" / "tasks" / "validate.yml"), trusted_as_template=True)
-    return [task["ansible.builtin.assert"] for task in tasks if task["name"].startswith("Check the registry")]
+    return [task for task in tasks if task["name"].startswith("Check the registry")]
 
 
 def refusals(entry):
     """The fail_msg of each registry check the entry fails, as the assert module evaluates its conditions."""
-    templar = Templar(loader=LOADER, variables={"item": entry})
-    return [templar.template(check["fail_msg"]) for check in registry_checks()
-            if not all(templar.template(TrustedAsTemplate().tag("{{ %s }}" % condition)) for condition in check["that"])]
+    refused = []
+    for task in registry_checks():
+        check = task["ansible.builtin.assert"]
+        templar = Templar(loader=LOADER, variables=dict(task.get("vars") or {}, item=entry))
+        if not all(templar.template(TrustedAsTemplate().tag("{{ %s }}" % condition)) for condition in check["that"]):
+            refused.append(templar.template(check["fail_msg"]))
+    return refused
 
 
 @pytest.mark.parametrize("entry", [{"registry": "mirror.example:5443", "ca": CA + "\n\n"}, {"registry": "r2", "ca": "  " + CA},
