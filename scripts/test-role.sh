@@ -21,6 +21,7 @@ declare -A UNIT=(
   [speech_jobs]="tests/unit/plugins/module_utils/test_container_spec.py"
   [speech]="tests/unit/test_role_docs.py"
   [gstreamer]=""
+  [firewall]="tests/unit/plugins/module_utils/test_firewall.py tests/unit/plugins/filter/test_firewall_filter.py tests/unit/roles/test_firewall_vars.py"
 )
 
 yamllint --strict "roles/$ROLE"

@@ -30,7 +30,7 @@ import unicodedata
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from ansible_collections.speechops.speech.plugins.module_utils import catalog
+from ansible_collections.speechops.speech.plugins.module_utils import catalog, firewall
 from ansible_collections.speechops.speech.plugins.module_utils._plan_inputs import (
     DIGEST_RE,
     SERVICE_KEYS,
@@ -835,6 +835,11 @@ def _rules():
         ("speech_data_dir", "path", absolute_path(mounted=True, example="/var/lib/speechops"), "/var/lib/speechops",
          "host folders mounted into the containers (docker run -v)"),
         ("speech_bind_address", "str", IP_ADDRESS, "0.0.0.0", "docker run -p <address>:<port>:<port>"),
+        ("speech_firewall", "bool", bool_rule, True, "the speech hosts' nftables table inet speechops_firewall"),
+        ("speech_firewall_allow", "list", list_of(line(
+            "an address or a network address/prefix with the host bits zero (IPv4 or IPv6)",
+            "a network such as 198.51.100.0/24 or an address such as 192.0.2.10",
+            check=lambda value: firewall.allow_problem(value) is None)), [], "the firewall's sources beside the load balancers"),
         ("speech_log_level", "str", one_of(("",) + LOG_LEVELS, ignore_case=True, example="Information"), "",
          "env file Logging:Console:LogLevel:Default"),
         ("speech_http_proxy", "str", url(("http", "https"), "http://proxy.example.com:3128", allow_userinfo=True,
