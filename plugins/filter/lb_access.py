@@ -36,8 +36,8 @@ def speech_lb_access(services, auth=None, auth_by_service=None, client_keys=None
     """speech_plan.services | speechops.speech.speech_lb_access(auth=speech_lb_auth | default(none), ...) -> the
     access plan {ok, errors, warnings, text, services, client_ca_sha256}. An option left out or none has its default."""
     if not isinstance(services, Mapping):
-        raise AnsibleFilterError("speech_lb_access expects the plan's services ({name: {lb_port, ...}}), got {0}"
-                                 .format(type(services).__name__))
+        raise AnsibleFilterError("speech_lb_access expects the plan's services, a mapping of service names to their "
+                                 "entries (lb_port, ...), got {0}".format(type(services).__name__))
     settings = {"speech_lb_auth": auth, "speech_lb_auth_by_service": auth_by_service,
                 "speech_lb_client_keys": client_keys, "speech_lb_client_ca": client_ca,
                 "speech_lb_allow_from": allow_from, "speech_lb_allow_from_by_service": allow_from_by_service,

@@ -879,6 +879,7 @@ LB_AUTH = one_of(LB_AUTH_MODES, example="keys (client keys), mtls (client certif
 NETWORK = line("a network in CIDR form, address/prefix with no host bits (10.20.0.0/16, 192.0.2.7/32, 2001:db8::/32)",
                "a network such as 10.20.0.0/16, or 192.0.2.7/32 for one address", check=_is_network)
 
+
 def _rules():
     no_proxy_entry = line("a host, .domain, IP address or CIDR, with an optional :port", "an entry such as .example.internal",
                           check=_no_proxy_entry)

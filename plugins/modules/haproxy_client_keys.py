@@ -103,9 +103,17 @@ maps:
   contains:
     path: {description: The map file., type: str, returned: always}
     loaded: {description: Whether the running configuration uses the map., type: bool, returned: always}
-    added: {description: "Names of the clients the map gains (a new key of a known name counts as added and removed).", type: list, elements: str, returned: always}
+    added:
+      description: Names of the clients the map gains (a new key of a known name counts as added and removed).
+      type: list
+      elements: str
+      returned: always
     removed: {description: Names of the clients the map loses., type: list, elements: str, returned: always}
-    clients: {description: Names of every client the map accepts now (in check mode, would accept)., type: list, elements: str, returned: always}
+    clients:
+      description: Names of every client the map accepts now (in check mode, would accept).
+      type: list
+      elements: str
+      returned: always
   sample:
     - {path: /etc/haproxy/speechops/client-keys-stt-en-us.map, loaded: true, added: [billing-app-2], removed: [],
        clients: [billing-app, billing-app-2]}

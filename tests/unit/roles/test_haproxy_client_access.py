@@ -260,7 +260,7 @@ def make_ca(tmp_path):
         return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                  serialization.NoEncryption()).decode()
 
-    ca_key, server_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    ca_key, server_key, client_key = (ec.generate_private_key(ec.SECP256R1()) for _key in range(3))
     files = {"ca": certificate("speechops client CA", ca_key, "speechops client CA", ca_key, ca=True),
              "server": certificate("lb.test", server_key, "lb.test", server_key, usage=ExtendedKeyUsageOID.SERVER_AUTH,
                                    names=[x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
@@ -298,8 +298,8 @@ def test_every_mode_renders_a_configuration_haproxy_accepts_and_no_file_holds_a_
         assert rendered["access"]["files"] == []
     elif mode == "keys":
         assert keys_frontends == ["fe_stt", "fe_tts"] and "tcp-request connection reject" not in text
-        assert [entry["path"] for entry in rendered["access"]["files"]] == [str(tmp_path / "speechops" / ("client-keys-%s.map" % name))
-                                                                             for name in ("stt", "tts")]
+        maps = [str(tmp_path / "speechops" / ("client-keys-%s.map" % name)) for name in ("stt", "tts")]
+        assert [entry["path"] for entry in rendered["access"]["files"]] == maps
     else:
         assert keys_frontends == ["fe_tts"]
         stt = text[text.index("frontend fe_stt"):text.index("backend stt")]
