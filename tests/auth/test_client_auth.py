@@ -230,15 +230,14 @@ def test_rest_without_a_key_is_refused_with_401_in_the_containers_error_format(f
     assert headers["www-authenticate"] == 'Bearer realm="tts-aria"'
 
 
-@pytest.mark.parametrize("client, headers", [
-    ("stranger", {"Ocp-Apim-Subscription-Key": WRONG_KEY}),
-    ("stranger", {"Authorization": "Bearer " + WRONG_KEY}),
+@pytest.mark.parametrize("credential, headers", [
+    ("wrong key in Ocp-Apim-Subscription-Key", {"Ocp-Apim-Subscription-Key": WRONG_KEY}),
+    ("wrong key in Authorization: Bearer", {"Authorization": "Bearer " + WRONG_KEY}),
 ])
-def test_rest_with_a_wrong_key_is_refused_with_401(fleet, server_pem, client, headers):
+def test_rest_with_a_wrong_key_is_refused_with_401(fleet, server_pem, credential, headers):
     status, response_headers, body = rest(fleet, server_pem, headers=headers)
     error = json.loads(body)["error"]
-    record(client, "wrong key in " + next(iter(headers)), "REST POST https tts-aria", "401 key not accepted",
-           f"{status} {error['message'][:50]}")
+    record("stranger", credential, "REST POST https tts-aria", "401 key not accepted", f"{status} {error['message'][:50]}")
     assert status == 401 and "the client key is not accepted here" in error["message"]
     assert response_headers["www-authenticate"] == 'Bearer realm="tts-aria", error="invalid_token"'
 
@@ -342,7 +341,7 @@ def test_preflight_refuses_keys_without_a_client_bad_shapes_and_mtls_without_tls
     assert run.rc != 0 and said(run, "speech_lb_auth_by_service names tts, which the plan does not have"), run.tail()
     run = fleet.playbook("playbooks/preflight.yml", "loadbalancer_tls=none")
     assert run.rc != 0 and said(run, "which needs TLS on the load balancer, and loadbalancer_tls is none"), run.tail()
-    record("operator", "speech_lb_client_keys: [] / a 10-character key / an unknown service / mtls without TLS",
+    record("operator", "`speech_lb_client_keys: []` / a 10-character key / an unknown service / mtls without TLS",
            "playbooks/preflight.yml", "refused, naming the variable", "refused")
 
 
@@ -352,7 +351,7 @@ def test_preflight_accepts_none_only_as_an_explicit_choice_with_a_warning(fleet)
     port = fleet.plan()["services"]["stt-en-us"]["lb_port"]
     assert said(run, f"WARNING: stt-en-us (port {port}) authenticates no client (speech_lb_auth: none): anyone who reaches it "
                      "runs requests billed to the Speech resource"), run.tail()
-    record("operator", "speech_lb_auth: none", "playbooks/preflight.yml", "accepted with a WARNING", "WARNING printed")
+    record("operator", "`speech_lb_auth: none`", "playbooks/preflight.yml", "accepted with a WARNING", "WARNING printed")
 
 
 # ----- check mode, rotation, secrets -------------------------------------------------------------------------------
