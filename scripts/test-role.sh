@@ -15,8 +15,8 @@ export PATH="$PWD/.venv/bin:$PATH" ANSIBLE_CONFIG="$PWD/ansible.cfg" SANDBOX_STA
 # unit tests by role (tests/unit/roles are named after what they test)
 declare -A UNIT=(
   [docker]="tests/unit/roles/test_docker_config.py"
-  [loadbalancer]="tests/unit/roles/test_haproxy_queueing.py tests/unit/roles/test_haproxy_state.py tests/unit/plugins/modules/test_haproxy_servers.py"
-  [preflight]="tests/unit/plugins/module_utils/test_preflight.py tests/unit/plugins/filter/test_preflight_filter.py tests/unit/plugins/module_utils/test_host_facts.py"
+  [loadbalancer]="tests/unit/roles/test_haproxy_queueing.py tests/unit/roles/test_haproxy_state.py tests/unit/plugins/modules/test_haproxy_servers.py tests/unit/roles/test_haproxy_client_access.py tests/unit/plugins/modules/test_haproxy_client_keys.py tests/unit/plugins/module_utils/test_lb_access.py"
+  [preflight]="tests/unit/plugins/module_utils/test_preflight.py tests/unit/plugins/filter/test_preflight_filter.py tests/unit/plugins/module_utils/test_host_facts.py tests/unit/plugins/module_utils/test_lb_access.py"
   [speech_containers]="tests/unit/plugins/module_utils/test_container_spec.py tests/unit/plugins/filter/test_container_filter.py tests/unit/plugins/modules/test_config_files.py tests/unit/plugins/modules/test_probe.py"
   [speech_jobs]="tests/unit/plugins/module_utils/test_container_spec.py"
   [speech]="tests/unit/test_role_docs.py"

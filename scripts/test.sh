@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: every suite, in three lanes that run side by side, each writing its log to tests/output/lane-*.log:
 #   static   lint, ansible-test sanity, unit tests (no Docker), then the emulator, load generator and sandbox tests and
-#            the Molecule scenarios preflight, failover (two load balancers behind a VIP, under load) and disconnected
+#            the Molecule scenarios preflight, failover (two load balancers behind a VIP, under load), disconnected
+#            and auth (client keys and certificates at the load balancer)
 #   fleet    the Molecule scenario default
 #   rollout  the Molecule scenario rollout (the longest; most of its time is spent in health gates and drains)
 # Each lane has a test sandbox (network, registry, billing stub) of its own: the fault suite (fleet) takes its billing
@@ -44,7 +45,7 @@ static_lane() {
     done
     export "${STATIC_SANDBOX[@]}" ANSIBLE_VAULT_PASSWORD_FILE="$VAULT"
     python -m pytest --junitxml="$OUT/junit-integration.xml" tests/emulator tests/loadgen tests/sandbox &&
-      molecule test -s preflight && molecule test -s failover && molecule test -s disconnected
+      molecule test -s preflight && molecule test -s failover && molecule test -s disconnected && molecule test -s auth
   fi
 }
 

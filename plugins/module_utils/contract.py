@@ -70,6 +70,10 @@ PERCENT_RE = re.compile(r"^([0-9]{1,3})%$")
 PORT_TEXT_RE = re.compile(r"^[0-9]{1,5}$")
 INTERFACE_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@-]{0,14}$")
 VRRP_PASSWORD_RE = re.compile(r"^\S{1,8}$")
+# A client key is token68 (RFC 7235), so that it travels unchanged as Authorization: Bearer <key> as well.
+CLIENT_KEY_RE = re.compile(r"^[A-Za-z0-9._~+/-]{16,1024}=*$")
+CLIENT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
+LB_AUTH_MODES = ("keys", "mtls", "none")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,252}$")  # inventory hosts, container names, units
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._:~-]{0,127}$")
 LOG_DRIVER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,127}$")
@@ -793,6 +797,89 @@ SECONDS = integer(0, MAX_SECONDS, unit=" (seconds)", example="a number of second
 SECONDS_POSITIVE = integer(1, MAX_SECONDS, unit=" (seconds)", example="a number of seconds, e.g. 60")
 
 
+# ------------------------------------------------------------------------- the load balancers' clients
+
+def _is_network(value):
+    """address/prefix of a network, its host bits zero (10.20.0.0/16, not 10.20.0.1/16)."""
+    if "/" not in value:
+        return False
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        return False
+    return True
+
+
+CLIENT_KEY_TEXT = ("16 to 1024 characters of A-Z, a-z, 0-9 and - . _ ~ + / (then = padding only), e.g. from "
+                   "openssl rand -hex 32")
+CLIENT_KEYS_TEXT = ("a list of {name, key, services (optional: the service names it opens; all when absent)}, each "
+                    "name 1-64 letters, digits and _ . @ - and unique, each key " + CLIENT_KEY_TEXT + " and unique")
+
+
+def _client_key_record():
+    return record(collections.OrderedDict((
+        ("name", line("a client name: 1-64 letters, digits and _ . @ - (it names the client in HAProxy's log)",
+                      "a name such as billing-app", pattern=CLIENT_NAME_RE)),
+        ("key", secret_token("a new random key, from the vault (openssl rand -hex 32)", allow_empty=False,
+                             pattern=CLIENT_KEY_RE, text=CLIENT_KEY_TEXT)),
+        ("services", list_of(SERVICE_NAME, minimum_items=1, unique=True)),
+    )), required=("name", "key"))
+
+
+def _client_keys_findings(value, where, variables):
+    """The list and each client; then names and keys that are listed twice (a key only by position, never shown)."""
+    fix = "write {0} as a YAML list of {{name: <client>, key: <from the vault>}}".format(where)
+    if not _is_list(value):
+        return [violation(where, CLIENT_KEYS_TEXT, value, fix, secret=True)]
+    found = []
+    client = _client_key_record()
+    for index, item in enumerate(value):
+        item_where = "{0}[{1}]".format(where, index)
+        if not _is_mapping(item):  # a bare key, say: never shown
+            found.append(violation(item_where, "a mapping {name, key, services (optional)}", item, fix, secret=True))
+            continue
+        found += client.findings(item, item_where, variables)
+    if found:
+        return found
+    first_of_name, first_of_key = {}, {}
+    for index, item in enumerate(value):
+        item_where = "{0}[{1}]".format(where, index)
+        if item["name"] in first_of_name:
+            found.append(finding(where, "{0}.name {1} is also the name of {2}[{3}]: each client needs a name of its own"
+                                 .format(item_where, shown(item["name"]), where, first_of_name[item["name"]]),
+                                 "rename one of them (a rotation adds the new key under a new name, e.g. {0}-2)"
+                                 .format(item["name"])))
+        if item["key"] in first_of_key:
+            found.append(finding(where, "{0}.key is the key of {1}[{2}] as well: each client needs a key of its own"
+                                 .format(item_where, where, first_of_key[item["key"]]),
+                                 "give {0} a new random key (openssl rand -hex 32), from the vault".format(item_where)))
+        first_of_name.setdefault(item["name"], index)
+        first_of_key.setdefault(item["key"], index)
+    return found
+
+
+def _client_ca_form():
+    text = "empty, or PEM text of the CA certificate(s) that sign the clients' certificates"
+
+    def problem(value):
+        if value == "":
+            return None
+        reason = text_problem(value, MAX_TEXT, multiline=True)
+        if reason is not None:
+            return "" if reason == "not a string" else reason
+        if PEM_BEGIN + "CERTIFICATE-----" not in value:
+            return "no -----BEGIN CERTIFICATE----- block"
+        if "PRIVATE KEY-----" in value:
+            return "it holds a private key, which must never leave the CA"
+        return None
+    return simple(text, "the CA certificate, PEM text", problem)
+
+
+LB_AUTH = one_of(LB_AUTH_MODES, example="keys (client keys), mtls (client certificates) or none (no authentication)")
+NETWORK = line("a network in CIDR form, address/prefix with no host bits (10.20.0.0/16, 192.0.2.7/32, 2001:db8::/32)",
+               "a network such as 10.20.0.0/16, or 192.0.2.7/32 for one address", check=_is_network)
+
+
 def _rules():
     no_proxy_entry = line("a host, .domain, IP address or CIDR, with an optional :port", "an entry such as .example.internal",
                           check=_no_proxy_entry)
@@ -1079,6 +1166,19 @@ def _rules():
         ("speech_lb_vrrp_unicast", "bool", bool_rule, True, "keepalived: unicast peers, else multicast"),
         ("speech_lb_maintenance", "str", line("an inventory host of speech_lb", "lb2", pattern=NAME_RE), None,
          "playbooks/loadbalancer.yml"),
+        # --- the load balancers' clients: authentication and source networks ---------------------------
+        ("speech_lb_auth", "str", LB_AUTH, "keys", "haproxy.cfg: each service frontend's client authentication"),
+        ("speech_lb_auth_by_service", "dict", mapping_of(lambda key: bool(SERVICE_NAME_RE.fullmatch(key)), LB_AUTH,
+                                                         "service names"), {},
+         "haproxy.cfg: a service frontend's client authentication, over speech_lb_auth"),
+        ("speech_lb_client_keys", "list", Form(CLIENT_KEYS_TEXT, _client_keys_findings), [],
+         "the SHA-256 of each key in /etc/haproxy/speechops/client-keys-<service>.map and HAProxy's runtime maps"),
+        ("speech_lb_client_ca", "str", _client_ca_form(), "", "<loadbalancer_tls_dir>/client-ca.pem: bind ca-file"),
+        ("speech_lb_allow_from", "list", list_of(NETWORK, unique=True), [],
+         "haproxy.cfg: tcp-request connection reject unless the source is in one of them"),
+        ("speech_lb_allow_from_by_service", "dict", mapping_of(lambda key: bool(SERVICE_NAME_RE.fullmatch(key)),
+                                                               list_of(NETWORK, unique=True), "service names"), {},
+         "haproxy.cfg: a service frontend's source networks, over speech_lb_allow_from"),
     ]
     return collections.OrderedDict((name, Rule(kind, form, default, used)) for name, kind, form, default, used in rules)
 
@@ -1086,7 +1186,7 @@ def _rules():
 RULES = _rules()
 SECRET_VARIABLES = ("speech_api_key", "speech_api_key_secondary", "speech_http_proxy_creds",
                     "speech_application_insights_key", "speech_sentiment_api_key", "loadbalancer_tls_private_key",
-                    "speech_lb_vrrp_password")
+                    "speech_lb_vrrp_password", "speech_lb_client_keys")
 URL_VARIABLES = ("speech_billing_endpoint", "speech_http_proxy", "docker_http_proxy", "docker_https_proxy", "docker_repo_base_url")
 
 
@@ -1109,6 +1209,8 @@ def secrets_of(variables):
     for login in variables.get("docker_registry_logins") or () if _is_list(variables.get("docker_registry_logins")) else ():
         if _is_mapping(login):
             secrets.append(login.get("password"))
+    for client in variables.get("speech_lb_client_keys") or () if _is_list(variables.get("speech_lb_client_keys")) else ():
+        secrets.append(client.get("key") if _is_mapping(client) else client)
     return [secret for secret in secrets if isinstance(secret, str) and len(secret) >= MIN_SCRUBBED_SECRET_LENGTH]
 
 

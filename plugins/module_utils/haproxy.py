@@ -6,8 +6,9 @@
 
 Standard library only, Python 3.8+, no Ansible import, so that this one file serves twice:
 
-- the module speechops.speech.haproxy_servers imports it to drain, enable and reconcile speech backends without
-  a reload (RuntimeApi and the pure functions below);
+- the modules speechops.speech.haproxy_servers and speechops.speech.haproxy_client_keys import it to drain, enable
+  and reconcile speech backends, and to replace the client keys' maps, without a reload (RuntimeApi and the pure
+  functions below);
 - the role speechops.speech.loadbalancer installs this very file on each load balancer as its state helper
   (loadbalancer_state_script, default /usr/local/lib/speechops/haproxy_state.py) and runs it with python3 from
   its systemd drop-in and its tasks (main() below).
@@ -235,6 +236,27 @@ def reconcile_target(healthy):
     return READY if healthy else MAINT
 
 
+def parse_map(text):
+    """`show map <file>` -> {key: value} ("<reference> <key> <value>" a line); None when HAProxy has no such map (the
+    running configuration does not use the file)."""
+    if text.startswith("Unknown map identifier"):
+        return None
+    entries = {}
+    for line in text.splitlines():
+        words = line.split(None, 2)
+        if len(words) == 3 and words[0].startswith("0x"):
+            entries[words[1]] = words[2]
+    return entries
+
+
+def new_map_version(answer):
+    """The version `prepare map` created ("New version created: 3")."""
+    words = answer.strip().rsplit(":", 1)
+    if not answer.startswith("New version created") or len(words) != 2 or not words[1].strip().isdigit():
+        raise RuntimeApiError("unexpected answer to 'prepare map': %r" % answer[:200])
+    return int(words[1])
+
+
 class RuntimeApiUnavailable(RuntimeApiError):
     """Nothing answered on the stats socket (HAProxy stopped, or stopping); .reason is the socket's error."""
 
@@ -267,6 +289,25 @@ class RuntimeApi:
 
     def set_state(self, server, admin, current=READY):
         self.command(state_command(server, admin, current))
+
+    def show_map(self, path):
+        """The map's entries {key: value}, or None when the running configuration does not use the file."""
+        return parse_map(self.command("show map %s" % path))
+
+    def replace_map(self, path, entries):
+        """Replace the map's entries at once: a new version is filled, then committed, so that every request sees
+        either all the old entries or all the new ones (HAProxy 2.4 and later)."""
+        version = new_map_version(self.command("prepare map %s" % path))
+        for key, value in sorted(entries.items()):
+            self._silent("add map @%d %s %s %s" % (version, path, key, value))
+        self._silent("commit map @%d %s" % (version, path))
+
+    def _silent(self, line):
+        """A command that answers nothing when it succeeds."""
+        answer = self.command(line).strip()
+        if answer:
+            # the command's first words only: its key is a client key's hash
+            raise RuntimeApiError("HAProxy refused %r: %s" % (" ".join(line.split(" ", 3)[:3]), answer[:200]))
 
     def shutdown_sessions(self, server, websocket=False):
         """Shut down the server's sessions, and with websocket those of its twin in <backend>_ws."""

@@ -68,16 +68,17 @@ class Run:
         return "\n".join(self.output.splitlines()[-lines:])
 
 
-def scenario_hosts(inventory_file=None):
-    """{inventory_hostname: host vars} of the speech_hosts in the Molecule inventory."""
+def scenario_hosts(inventory_file=None, group="speech_hosts"):
+    """{inventory_hostname: host vars} of the group's hosts (the speech hosts; speech_lb for the load balancers) in the
+    Molecule inventory."""
     inventory = yaml.safe_load(Path(inventory_file or env("MOLECULE_INVENTORY_FILE")).read_text())
     hosts = {}
-    for group in ("all", "ungrouped", "speech_hosts"):
-        hosts.update((inventory.get(group) or {}).get("hosts") or {})
+    for name in ("all", "ungrouped", group):
+        hosts.update((inventory.get(name) or {}).get("hosts") or {})
     children = (inventory.get("all") or {}).get("children") or {}
-    hosts.update(((children.get("speech_hosts") or {}).get("hosts")) or {})
-    members = set(((children.get("speech_hosts") or {}).get("hosts") or {}))
-    members |= set(((inventory.get("speech_hosts") or {}).get("hosts") or {}))
+    hosts.update(((children.get(group) or {}).get("hosts")) or {})
+    members = set(((children.get(group) or {}).get("hosts") or {}))
+    members |= set(((inventory.get(group) or {}).get("hosts") or {}))
     return {name: values or {} for name, values in hosts.items() if name in members}
 
 

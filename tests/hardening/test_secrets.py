@@ -7,7 +7,11 @@ and Molecule's ephemeral directory are searched.
 
 Every run plants the proxy's credentials (extra vars, a new password each time) with a proxy that does not exist;
 NO_PROXY names the billing stub, so the containers reach it directly. The proxy's URL carries a password too
-(user:password@, which the contract accepts): both must be in the env files and nowhere else.
+(user:password@, which the contract accepts): both must be in the env files and nowhere else. Every run plants a
+load-balancer client key as well (speech_lb_client_keys): it must be in no file at all, on any host of the scenario
+(load balancers included; a load balancer holds only its SHA-256) or the controller, and in no output or log. This
+scenario has no load balancer, so here it crosses the controller's side alone (the contract, preflight, the plan);
+tests/auth (Molecule auth) searches a load balancer that uses it the same way.
 
 Runs in the Molecule `default` scenario, on its converged fleet, after the fault suite (it leaves the
 fleet on the secondary key).
@@ -41,6 +45,8 @@ ALLOWED_FILES = (
 
 # Secrets the runs plant into every container's env file, which must then hold them.
 PLANTED = ("proxy credentials password", "proxy URL password")
+# A secret the runs plant that no file may hold, env files included.
+NOWHERE = ("load-balancer client key",)
 SANDBOX_BILLING = os.environ.get("SANDBOX_BILLING") or "http://172.31.213.3:5001/"  # as inventories/sandbox says
 # What the failing rollout's output says once the previous containers are back.
 ROLLED_BACK = "The previous container was put back and answers /ready again."
@@ -63,7 +69,8 @@ def secrets():
              # the form Docker keeps a login in, in /root/.docker/config.json
              "registry login (base64)": base64.b64encode(f"speechops:{password}".encode()).decode(),
              "proxy URL password": new_password("proxyurl"),
-             "proxy credentials password": new_password("proxycreds")}
+             "proxy credentials password": new_password("proxycreds"),
+             "load-balancer client key": new_password("clientkey")}
     assert all(len(value) >= 16 for value in found.values()), "the sandbox's secrets are too short to search for"
     return found
 
@@ -71,11 +78,13 @@ def secrets():
 @pytest.fixture(scope="module")
 def planted_settings(secrets):
     """The fleet's variables that carry the planted secrets in every run: the proxy's URL with a password in it, and
-    its credentials (the proxy does not exist; NO_PROXY names the billing stub, so the containers reach it directly)."""
+    its credentials (the proxy does not exist; NO_PROXY names the billing stub, so the containers reach it directly),
+    and a load-balancer client key."""
     billing = urlsplit(SANDBOX_BILLING)
     every_run = {"speech_http_proxy": f"http://proxyuser:{secrets['proxy URL password']}@proxy.invalid:3128",
                  "speech_http_proxy_creds": f"proxyuser:{secrets['proxy credentials password']}",
-                 "speech_no_proxy": [billing.hostname]}
+                 "speech_no_proxy": [billing.hostname],
+                 "speech_lb_client_keys": [{"name": "secrets-suite", "key": secrets["load-balancer client key"]}]}
     return {"every run": every_run}
 
 
@@ -120,8 +129,8 @@ class PsSampler(threading.Thread):
 def fleet(tmp_path_factory):
     hosts = scenario_hosts()
     logs = tmp_path_factory.mktemp("logs")
-    return {"hosts": list(hosts), "inventory": env("MOLECULE_INVENTORY_FILE"), "logs": logs,
-            "artifacts": tmp_path_factory.mktemp("artifacts")}
+    return {"hosts": list(hosts), "load_balancers": list(scenario_hosts(group="speech_lb")),
+            "inventory": env("MOLECULE_INVENTORY_FILE"), "logs": logs, "artifacts": tmp_path_factory.mktemp("artifacts")}
 
 
 def services_with(changes):
@@ -196,9 +205,10 @@ def files_holding(host, secret):
 def test_no_file_on_a_host_holds_a_secret_except_the_env_files(secrets, fleet):
     env_files_seen = 0
     planted_in_env_files = dict.fromkeys(PLANTED, 0)
-    for host in fleet["hosts"]:
+    for host in fleet["hosts"] + fleet["load_balancers"]:
         for name, secret in secrets.items():
             files = files_holding(host, secret)
+            assert name not in NOWHERE or not files, f"{host}: {name} in {files}"
             unexpected = [path for path in files if not any(re.match(pattern, path) for pattern in ALLOWED_FILES)]
             assert not unexpected, f"{host}: {name} in {unexpected}"
             env_files = [path for path in files if path.startswith("/etc/speechops/")]

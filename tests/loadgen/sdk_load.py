@@ -21,6 +21,14 @@ after a failure. Workload kinds:
   identification container (``host=<ws url>``), ``recognize_once_async``. Ok: a language was detected (equal to
   ``expect`` when given).
 
+A workload with a ``client_key`` (``ClientKey``) sends it to a load balancer that authenticates its clients
+(``speech_lb_auth: keys``): REST in the ``Ocp-Apim-Subscription-Key`` header, the SDK as
+``SpeechConfig(host=..., subscription=key)`` (the same header on the WebSocket upgrade); with ``bearer=True`` as
+``Authorization: Bearer <key>`` (REST) and the SDK's ``authorization_token``. The key is read at each request, so a
+rotation moves running clients over by setting ``client_key.key``; a synthesizer opened with the old key is made anew.
+A workload with ``trusted_pem`` (an https/wss URL) trusts only that certificate: REST through an SSL context made from
+it, the SDK through its ``OPENSSL_SINGLE_TRUSTED_CERT`` property (no revocation check: a private CA names no list).
+
 Failures are counted by reason (``classify_*``): ``lb_503`` (HTTP 503, or the SDK's "WebSocket upgrade failed:
 Service unavailable (503)"), ``refused`` (nothing listens), ``connect`` (no connection otherwise),
 ``disconnected`` (the connection broke mid-request), ``timeout``, ``throttled`` (429), ``server_error`` (other
@@ -50,6 +58,7 @@ import http.client
 import math
 import select
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -68,6 +77,16 @@ WEATHER = "What's the weather like?"
 
 
 @dataclasses.dataclass
+class ClientKey:
+    """The key a workload's clients send to the load balancer, read at each request (a rotation changes it)."""
+    key: str
+    bearer: bool = False
+
+    def headers(self):
+        return {"Authorization": "Bearer " + self.key} if self.bearer else {"Ocp-Apim-Subscription-Key": self.key}
+
+
+@dataclasses.dataclass
 class Workload:
     name: str
     kind: str
@@ -80,6 +99,8 @@ class Workload:
     expect: str | None = None
     languages: tuple = ("en-US", "de-DE")
     timeout: float = 30.0
+    client_key: ClientKey | None = None
+    trusted_pem: str | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -223,13 +244,14 @@ def wav_bytes(pcm, rate=SAMPLE_RATE):
             + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16) + b"data" + struct.pack("<I", len(pcm)) + pcm)
 
 
-def synthesize_wav(url, voice, text, path, pause=0.8, timeout=30):
+def synthesize_wav(url, voice, text, path, pause=0.8, timeout=30, client_key=None, trusted_pem=None):
     """Write a 16 kHz WAV of `text` (or of a list of phrases, `pause` seconds of silence between them), made once
-    by the TTS endpoint at `url` over REST. Returns path."""
+    by the TTS endpoint at `url` over REST (with client_key, a ClientKey, for a load balancer that asks for one, and
+    trusted_pem, the one certificate an https URL is trusted with). Returns path."""
     phrases = [text] if isinstance(text, str) else list(text)
     pcm = b""
     for number, phrase in enumerate(phrases):
-        status, body = _post_ssml(url, voice, phrase, timeout)
+        status, body = _post_ssml(url, voice, phrase, timeout, client_key, trusted_pem)
         if status != 200:
             raise RuntimeError("synthesizing %r at %s: HTTP %d %r" % (phrase, url, status, body[:200]))
         pcm += (bytes(2 * int(pause * SAMPLE_RATE)) if number else b"") + pcm_of_wav(body)
@@ -238,29 +260,48 @@ def synthesize_wav(url, voice, text, path, pause=0.8, timeout=30):
     return str(path)
 
 
-def _post_ssml(url, voice, text, timeout):
-    connection = _connection(url, timeout)
+def _post_ssml(url, voice, text, timeout, client_key=None, trusted_pem=None):
+    connection = _connection(url, timeout, trusted_pem)
     try:
-        connection.request("POST", _base_path(url) + TTS_PATH, ssml(voice, text).encode("utf-8"), _tts_headers())
+        connection.request("POST", _base_path(url) + TTS_PATH, ssml(voice, text).encode("utf-8"), _tts_headers(client_key))
         response = connection.getresponse()
         return response.status, response.read()
     finally:
         connection.close()
 
 
-def _connection(url, timeout):
+def _connection(url, timeout, trusted_pem=None):
     parts = urllib.parse.urlsplit(url)
-    factory = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    return factory(parts.hostname, parts.port, timeout=timeout)
+    if parts.scheme != "https":
+        return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    context = ssl.create_default_context(cadata=trusted_pem) if trusted_pem else None
+    return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=timeout, context=context)
 
 
 def _base_path(url):
     return urllib.parse.urlsplit(url).path.rstrip("/")
 
 
-def _tts_headers():
-    return {"Content-Type": "application/ssml+xml", "X-Microsoft-OutputFormat": TTS_FORMAT,
-            "User-Agent": "speechops-sdk-load"}
+def _tts_headers(client_key=None):
+    headers = {"Content-Type": "application/ssml+xml", "X-Microsoft-OutputFormat": TTS_FORMAT,
+               "User-Agent": "speechops-sdk-load"}
+    return dict(headers, **client_key.headers()) if client_key is not None else headers
+
+
+def _speech_config(sdk, workload):
+    """SpeechConfig(host=url), with the workload's client key as the SDK sends one (subscription or token) and the
+    one certificate it trusts."""
+    client_key = workload.client_key
+    if client_key is not None and not client_key.bearer:
+        config = sdk.SpeechConfig(host=workload.url, subscription=client_key.key)
+    else:
+        config = sdk.SpeechConfig(host=workload.url)
+    if client_key is not None and client_key.bearer:
+        config.authorization_token = client_key.key
+    if workload.trusted_pem:
+        config.set_property_by_name("OPENSSL_SINGLE_TRUSTED_CERT", workload.trusted_pem)
+        config.set_property_by_name("OPENSSL_SINGLE_TRUSTED_CERT_CRL_CHECK", "false")
+    return config
 
 
 # ----- clients --------------------------------------------------------------------------------------------------
@@ -300,7 +341,7 @@ class _RestClient(_Client):
         if self.connection is not None and self.connection.sock is not None and self._dropped():
             self.close()
         if self.connection is None:
-            self.connection = _connection(self.workload.url, self.workload.timeout)
+            self.connection = _connection(self.workload.url, self.workload.timeout, self.workload.trusted_pem)
         reused = self.connection.sock is not None
         try:
             return self._send()
@@ -309,7 +350,7 @@ class _RestClient(_Client):
                 return self._failed(error)
             self.retried += 1
             self.close()
-            self.connection = _connection(self.workload.url, self.workload.timeout)
+            self.connection = _connection(self.workload.url, self.workload.timeout, self.workload.trusted_pem)
             try:
                 return self._send()
             except Exception as second:  # pylint: disable=broad-except
@@ -318,7 +359,7 @@ class _RestClient(_Client):
             return self._failed(error)
 
     def _send(self):
-        self.connection.request("POST", self.path, self.body, _tts_headers())
+        self.connection.request("POST", self.path, self.body, _tts_headers(self.workload.client_key))
         response = self.connection.getresponse()
         body = response.read()
         if response.will_close:
@@ -368,12 +409,19 @@ class _SynthesisClient(_Client):
         super().__init__(workload)
         self.sdk = _sdk()
         self.synthesizer = None
+        self.key_in_use = None
         self.ssml = ssml(workload.voice, workload.text)
+
+    def _current_key(self):
+        return self.workload.client_key.key if self.workload.client_key is not None else None
 
     def request(self):
         sdk = self.sdk
+        if self.synthesizer is not None and self.key_in_use != self._current_key():
+            self.close()  # its WebSocket was opened with the key before a rotation
         if self.synthesizer is None:
-            config = sdk.SpeechConfig(host=self.workload.url)
+            self.key_in_use = self._current_key()
+            config = _speech_config(sdk, self.workload)
             config.speech_synthesis_voice_name = self.workload.voice
             config.set_speech_synthesis_output_format(sdk.SpeechSynthesisOutputFormat.Riff16Khz16BitMonoPcm)
             self.synthesizer = sdk.SpeechSynthesizer(speech_config=config, audio_config=None)
@@ -410,7 +458,7 @@ class _RecognitionClient(_Client):
 
     def _recognizer(self):
         sdk, workload = self.sdk, self.workload
-        config = sdk.SpeechConfig(host=workload.url)
+        config = _speech_config(sdk, workload)
         audio = sdk.audio.AudioConfig(filename=workload.audio)
         if workload.kind == "lid":
             auto = sdk.languageconfig.AutoDetectSourceLanguageConfig(languages=list(workload.languages))

@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from ansible.parsing.vault import AnsibleVaultError, VaultLib, VaultSecret
 
+from ansible_collections.speechops.speech.plugins.filter.lb_access import speech_lb_access
 from ansible_collections.speechops.speech.plugins.filter.plan import plan as plan_filter
 from ansible_collections.speechops.speech.plugins.filter.preflight import speech_fleet_check, speech_preflight
 from ansible_collections.speechops.speech.plugins.module_utils import catalog
@@ -252,3 +253,15 @@ def test_the_services_still_fit_while_one_host_is_out(fleet, hostvars):
         plan = plan_for(fleet, hostvars, [host for host in SPEECH_HOSTS if host != missing])
         assert plan["summary"]["overcommitted_hosts"] == []
         assert plan["summary"]["containers"] == sum(service["replicas"] for service in fleet["speech_services"])
+
+
+def test_the_load_balancer_accepts_the_vaulted_client_key_on_every_service_over_tls(fleet, hostvars):
+    lb = hostvars[LB_HOSTS[0]]
+    clients = [dict(client, key=decrypt(client["key"])) for client in lb["speech_lb_client_keys"]]
+    assert all(len(client["key"]) >= 16 for client in clients)
+    plan = plan_for(fleet, hostvars, SPEECH_HOSTS)
+    access = speech_lb_access(plan["services"], auth=lb.get("speech_lb_auth"), client_keys=clients,
+                              allow_from=lb.get("speech_lb_allow_from"), tls=lb.get("loadbalancer_tls"))
+    assert access["ok"] and access["warnings"] == [], access["text"]
+    assert {name: service["mode"] for name, service in access["services"].items()} == dict.fromkeys(EXPECTED_SERVICES, "keys")
+    assert all([client["name"] for client in service["clients"]] == ["contoso-app"] for service in access["services"].values())

@@ -316,10 +316,14 @@ def test_the_example_inventory_keeps_its_contract_with_its_vault_open():
                             env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")), timeout=180, check=False)
     assert result.returncode == 0, result.stderr
     vault = VaultLib([("default", VaultSecret((REPO / "inventories" / "example.vault-password").read_bytes().strip()))])
-    hostvars = dict((host, dict((name, vault.decrypt(value["__ansible_vault"]).decode("utf-8")
-                                 if isinstance(value, dict) and set(value) == {"__ansible_vault"} else value)
-                                for name, value in variables.items()))
-                    for host, variables in json.loads(result.stdout)["_meta"]["hostvars"].items())
+
+    def opened(value):  # a vaulted value at any depth (speech_lb_client_keys[].key)
+        if isinstance(value, dict) and set(value) == {"__ansible_vault"}:
+            return vault.decrypt(value["__ansible_vault"]).decode("utf-8")
+        if isinstance(value, dict):
+            return dict((key, opened(item)) for key, item in value.items())
+        return [opened(item) for item in value] if isinstance(value, list) else value
+    hostvars = dict((host, opened(variables)) for host, variables in json.loads(result.stdout)["_meta"]["hostvars"].items())
     report = speech_contract(hostvars, sorted(hostvars))
     assert report["ok"], report["text"]
     assert len(hostvars) == 4 and "speech_api_key" in hostvars["lb-01.example.internal"]
