@@ -14,7 +14,7 @@ own work runs on them, in waves of `forks` hosts, each wave as long as the path'
 
   predicted(hosts) = fixed + hosts * max(main, workers / min(cores, forks)) + waves * calls * latency + batches * gate
 
-Usage: python tests/bench/cost_model.py BENCH_LOG [--cores 16] [--forks 50] [--latency 0.25] [--main-share 0.5]
+Usage: python tests/bench/cost_model.py BENCH_LOG [--cores 16] [--forks 50] [--latency 0.25] [--main-share 0.2]
 """
 
 from __future__ import annotations
@@ -45,16 +45,16 @@ def measurements(text):
 def fit(points):
     """(a, b) of a + b * x through [(x, y)] by least squares."""
     count = len(points)
-    mean_x = sum(x for x, _ in points) / count
-    mean_y = sum(y for _, y in points) / count
-    spread = sum((x - mean_x) ** 2 for x, _ in points)
+    mean_x = sum(point[0] for point in points) / count
+    mean_y = sum(point[1] for point in points) / count
+    spread = sum((point[0] - mean_x) ** 2 for point in points)
     slope = sum((x - mean_x) * (y - mean_y) for x, y in points) / spread if spread else 0.0
     return mean_y - slope * mean_x, slope
 
 
 def predict(run, by_size, hosts, args):
-    wall_fixed, wall_per_host = fit([(size, wall) for size, (wall, _) in by_size.items()])
-    _, cpu_per_host = fit([(size, cpu) for size, (_, cpu) in by_size.items()])
+    wall_fixed, wall_per_host = fit([(size, measured[0]) for size, measured in by_size.items()])
+    cpu_per_host = fit([(size, measured[1]) for size, measured in by_size.items()])[1]
     path = PATHS[run]
     main = cpu_per_host * args.main_share
     workers = cpu_per_host - main
@@ -73,7 +73,7 @@ def main():
     parser.add_argument("--cores", type=int, default=16, help="the controller's cores")
     parser.add_argument("--forks", type=int, default=50)
     parser.add_argument("--latency", type=float, default=0.25, help="seconds per module call over SSH (pipelined)")
-    parser.add_argument("--main-share", type=float, default=0.5, help="the main process's share of the controller's CPU")
+    parser.add_argument("--main-share", type=float, default=0.2, help="the main process's share of the controller's CPU")
     parser.add_argument("--gate", type=float, default=20.0, help="seconds of one batch's health gate")
     args = parser.parse_args()
     runs = measurements(args.log.read_text())
@@ -87,7 +87,7 @@ def main():
         params = predictions[0][1]
         print("model run=%s fixed_s=%.1f bench_s_per_host=%.2f cpu_s_per_host=%.2f main_s_per_host=%.2f %s" % (
             run, params["fixed_s"], params["bench_s_per_host"], params["cpu_s_per_host"], params["main_s_per_host"],
-            " ".join("hosts%d_s=%.0f" % (hosts, seconds) for hosts, (seconds, _) in zip(SIZES, predictions))))
+            " ".join("hosts%d_s=%.0f" % (hosts, prediction[0]) for hosts, prediction in zip(SIZES, predictions))))
 
 
 if __name__ == "__main__":
