@@ -165,16 +165,21 @@ class Bench:
         self.fresh_sandbox()
         times = {"converge": self.playbook("site.yml", "ours converge", services)[0]}
         state = fleet_state(self.speech_hosts, self.load_balancers)
+        # the placement the peer is given: the converged one, not the rolled out one the artifacts hold at the end
+        plan = json.loads((self.artifacts / "speech-plan.json").read_text())
         times["noop"] = self.noop("site.yml", noop_runs, "ours", services)
         times["floor"] = min(self.playbook(ANSIBLE_FLOOR, "ansible floor")[0] for run in range(noop_runs))
         times["rollout"] = self.playbook("playbooks/rollout.yml", "ours rollout", rolled)[0]
         times["rotation"] = self.playbook("playbooks/rotate_keys.yml", "ours rotation", rolled,
                                           "speech_api_key_in_use=secondary")[0]
-        plan = json.loads((self.artifacts / "speech-plan.json").read_text())
         return times, state, plan
 
     def peer(self, plan, noop_runs):
         planned = self.extra_vars("peer-plan.json", {"peer_plan": plan})
+        converged = sorted({container["image"] for host in plan["hosts"].values() for container in host["containers"]
+                            if container["service"] == ROLLOUT_SERVICE})
+        if any(":%s-" % ROLLOUT_VERSION in image for image in converged):
+            raise SystemExit("bench: the peer's rollout would change nothing, it converges to %s" % ", ".join(converged))
         for host in plan["hosts"].values():
             for container in host["containers"]:
                 if container["service"] == ROLLOUT_SERVICE:

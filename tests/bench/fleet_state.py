@@ -64,8 +64,9 @@ def load_balancer_state(host):
         fields = line.split()
         if len(fields) > 19:  # be_id be_name srv_id srv_name srv_addr ... srv_port (field 18)
             backends.setdefault(fields[1], []).append("%s:%s" % (fields[4], fields[18]))
-    listening = on_host(host, "ss", "-Hltn").split("\n")
-    ports = sorted({int(line.split()[3].rsplit(":", 1)[1]) for line in listening if line.strip()})
+    listening = [line.split()[3] for line in on_host(host, "ss", "-Hltn").split("\n") if line.strip()]
+    # what clients reach: not a port bound to the loopback (ours: the HAProxy stats page on 127.0.0.1:8404)
+    ports = sorted({int(address.rsplit(":", 1)[1]) for address in listening if not address.startswith(("127.", "[::1]"))})
     return {
         # a service may have more than one backend with the same servers (ours: WebSocket TTS apart from REST)
         "servers": sorted({tuple(sorted(servers)) for servers in backends.values()}),
