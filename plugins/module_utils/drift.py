@@ -17,7 +17,7 @@ __metaclass__ = type
 import hashlib
 import os.path
 
-RUN_HASH_LABEL = "speechops.run_hash"
+from ansible_collections.speechops.speech.plugins.module_utils.container_spec import RUN_HASH_LABEL
 
 
 def _tree_of(path, trees):

@@ -639,14 +639,16 @@ def managed_container(inspect: dict) -> Dict[str, object]:
 
 
 def container_facts(inspect_output: Optional[str], listening: List[int]) -> Dict[str, object]:
-    """Our containers, and the ports held by anything else (listeners and other containers' bindings)."""
+    """Our containers, whether Docker listed them (containers_listed: false when it did not answer, and then an empty
+    list says nothing), and the ports held by anything else (listeners and other containers' bindings)."""
     try:
-        inspected = json.loads(inspect_output) if inspect_output else []
+        inspected = json.loads(inspect_output) if inspect_output else None
     except ValueError:
-        inspected = []
+        inspected = None
+    listed = isinstance(inspected, list)
     containers = []
     ours, others = set(), set()
-    for inspect in inspected if isinstance(inspected, list) else []:
+    for inspect in inspected if listed else []:
         labels = (inspect.get("Config") or {}).get("Labels") or {}
         if labels.get(MANAGED_LABEL) == "true":
             containers.append(managed_container(inspect))
@@ -654,7 +656,7 @@ def container_facts(inspect_output: Optional[str], listening: List[int]) -> Dict
         else:
             others.update(published_host_ports(inspect))
     containers.sort(key=lambda container: container["name"])
-    return {"containers": containers, "ports_in_use": sorted((set(listening) | others) - ours)}
+    return {"containers": containers, "containers_listed": listed, "ports_in_use": sorted((set(listening) | others) - ours)}
 
 
 # --- the collection's files, for the roles' drift checks ---------------------------------------------

@@ -393,6 +393,12 @@ ansible_facts:
               description: Whether the container is running.
               returned: always
               type: bool
+        containers_listed:
+          description:
+            - Whether Docker listed the host's containers in this call. When false (Docker is not running or did not
+              answer), C(containers) is empty and says nothing about what runs on the host.
+          returned: always
+          type: bool
         ports_in_use:
           description:
             - TCP ports held by anything other than this collection's containers, which the plan never assigns
@@ -509,13 +515,17 @@ def docker_facts(module):
 
 
 def inspect_all_containers(module, docker_facts_):
-    """`docker inspect` of every container on the host, as JSON text; None when Docker does not answer."""
+    """`docker inspect` of every container on the host, as JSON text ("[]" when there is none); None when Docker
+    does not answer."""
     docker = module.get_bin_path("docker")
     if not (docker and docker_facts_["running"]):
         return None
-    ids = (command_output(module, bounded(module, [docker, "ps", "-aq", "--no-trunc"])) or "").split()
-    if not ids:
+    listed = command_output(module, bounded(module, [docker, "ps", "-aq", "--no-trunc"]))
+    if listed is None:
         return None
+    ids = listed.split()
+    if not ids:
+        return "[]"
     return command_output(module, bounded(module, [docker, "inspect"] + ids))
 
 

@@ -135,7 +135,7 @@ def inspected(labelled, changes=None):
                "HostConfig": {"NanoCpus": int(labelled["cpus"] * 1e9), "Memory": 2048 * 1024 * 1024,
                               "RestartPolicy": {"Name": "unless-stopped"}}}
     for path, value in (changes or {}).items():
-        section, _, field = path.partition("__")
+        section, field = path.split("__", 1) if "__" in path else (path, "")
         if field:
             inspect[section][field] = value
         else:

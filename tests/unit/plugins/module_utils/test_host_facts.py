@@ -470,8 +470,12 @@ def test_container_facts_separates_ours_from_others():
 
 
 def test_container_facts_without_docker():
-    assert hf.container_facts(None, listening=[22]) == {"containers": [], "ports_in_use": [22]}
-    assert hf.container_facts("not json", listening=[]) == {"containers": [], "ports_in_use": []}
+    assert hf.container_facts(None, listening=[22]) == {"containers": [], "containers_listed": False, "ports_in_use": [22]}
+    assert hf.container_facts("not json", listening=[]) == {"containers": [], "containers_listed": False, "ports_in_use": []}
+
+
+def test_container_facts_of_a_host_without_containers_are_a_listing():
+    assert hf.container_facts("[]", listening=[]) == {"containers": [], "containers_listed": True, "ports_in_use": []}
 
 
 # --- operating system ----------------------------------------------------------------------------
