@@ -69,6 +69,11 @@ def fetch(host, url, timeout=SECONDS):
     return on_host(host, "python3", "-c", FETCH, url, str(timeout), check=False).strip()
 
 
+def record(client, path, expected, seen):
+    """One row of the test table in docs/operations.md (client, credential, path, expected, seen), printed."""
+    print("AUTH | %s | none (the host firewall) | %s | %s | %s |" % (client, path, expected, seen))
+
+
 def recap(run):
     return dict(re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", run.output, re.M))
 
@@ -114,12 +119,16 @@ def test_every_speech_host_runs_the_table_from_its_unit(fleet):
 
 def test_the_load_balancer_is_answered(fleet, target):
     host, port, _other = target
-    assert fetch(fleet.lb, url(fleet, host, port)) == "200"
+    seen = fetch(fleet.lb, url(fleet, host, port))
+    record("the load balancer", "TCP/HTTP to a speech host's container port", "served (200)", seen)
+    assert seen == "200"
 
 
 def test_another_speech_host_is_dropped(fleet, target):
     host, port, other = target
-    assert fetch(other, url(fleet, host, port)) == "timeout"
+    seen = fetch(other, url(fleet, host, port))
+    record("another speech host (not a load balancer)", "TCP/HTTP to a speech host's container port", "dropped (timeout)", seen)
+    assert seen == "timeout"
 
 
 def test_the_host_itself_still_reaches_its_containers_and_the_probe_passes(fleet, target):
@@ -143,6 +152,7 @@ def test_the_hosts_own_services_are_not_filtered(fleet, target):
         if answer == "200":
             break
         time.sleep(0.5)
+    record("another speech host", "TCP/HTTP to a service of the host itself (as SSH)", "served (200)", answer)
     assert answer == "200", answer
 
 
