@@ -157,6 +157,9 @@ def test_the_hosts_own_services_are_not_filtered(fleet, target):
 
 
 def test_site_again_changes_nothing_and_skips_every_firewall_task(fleet):
+    # the suite before this one may have left the fleet at another plan (tests/failover ends on an upgrade)
+    run = fleet.playbook("site.yml", services_file())
+    assert run.rc == 0, run.tail()
     run = fleet.playbook("site.yml", services_file())
     assert run.rc == 0, run.tail()
     changed = recap(run)
