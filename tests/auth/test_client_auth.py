@@ -64,9 +64,13 @@ def fleet():
     assert run.rc == 0, run.tail()
     yield fleet
     (artifacts / "auth-table.json").write_text(json.dumps(TABLE, indent=1))
-    print("AUTH | client | credential | path | expected | seen |")
-    for entry in TABLE:
-        print("AUTH | %(client)s | %(credential)s | %(path)s | %(expected)s | %(seen)s |" % entry)
+    rows = ["| client | credential | path | expected | seen |", "| --- | --- | --- | --- | --- |"]
+    rows += ["| %(client)s | %(credential)s | %(path)s | %(expected)s | %(seen)s |" % entry for entry in TABLE]
+    # the table of docs/operations.md, as this run saw it (kept with the run's other reports)
+    (PROJECT / "tests" / "output").mkdir(parents=True, exist_ok=True)
+    (PROJECT / "tests" / "output" / "auth-table.md").write_text("\n".join(rows) + "\n")
+    for row in rows:
+        print("AUTH " + row)
 
 
 @pytest.fixture(scope="module")
