@@ -167,7 +167,8 @@ def test_site_again_changes_nothing_and_skips_every_firewall_task(fleet):
     # no remote call: every task of the role but the argument checks (on the controller) is skipped on every host
     tasks = [block for block in re.split(r"^TASK \[", run.output, flags=re.M)
              if block.startswith("speechops.speech.firewall : ") and "Validating arguments" not in block.split("\n", 1)[0]]
-    assert len(tasks) >= 4, run.tail(120)
+    # on a no-op the role is one skipped include (the facts vouch for the ruleset and the unit)
+    assert tasks, run.tail(120)
     for block in tasks:
         assert not re.search(r"^(ok|changed|fatal|included):", block, re.M), block
 
